@@ -1,0 +1,25 @@
+/** Build step: bundles the workflow code once, so workers never run webpack at start-up. */
+import { writeFile } from 'node:fs/promises';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_ENTRY } from '../src/bundle-path';
+
+async function main(): Promise<void> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_ENTRY, logger: quietLogger });
+  await writeFile(WORKFLOW_BUNDLE_PATH, code);
+  console.log(`workflow bundle: ${WORKFLOW_BUNDLE_PATH} (${Math.round(code.length / 1024)} KiB)`);
+}
+
+const noop = (): void => undefined;
+const quietLogger = {
+  log: noop,
+  trace: noop,
+  debug: noop,
+  info: noop,
+  warn: console.warn,
+  error: console.error,
+};
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

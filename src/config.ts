@@ -1,0 +1,146 @@
+/**
+ * Configuration: the one place that reads the environment. Every value is validated with zod, and a
+ * bad value stops start-up with a message that names the variable and says what is allowed.
+ */
+import { z } from 'zod';
+import { DEFAULT_TASK_QUEUE } from './shared/names';
+import { DURATION_HINT, parseDuration } from './shared/duration';
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined || ms <= 0) {
+        ctx.addIssue({ code: 'custom', message: `must be ${DURATION_HINT}` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const integer = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((text, ctx) => {
+      const n = Number(text);
+      if (!/^\d+$/.test(text.trim()) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const boolean = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+const port = (fallback: number) => integer(fallback, 1, 65535);
+
+/**
+ * Every environment variable the project reads, with its default. The README's configuration table
+ * and docker-compose.yml are checked against these names by a test.
+ */
+export const envSchema = z.object({
+  /** Temporal frontend `host:port`. @defaultValue `127.0.0.1:7233` */
+  TEMPORAL_ADDRESS: z
+    .string()
+    .default('127.0.0.1:7233')
+    .refine((v) => /^[^\s:/]+:\d{1,5}$/.test(v), { message: 'must be host:port, e.g. 127.0.0.1:7233' }),
+  /** Temporal namespace. @defaultValue `default` */
+  TEMPORAL_NAMESPACE: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,200}$/, 'must be a namespace name')
+    .default('default'),
+  /** Task queue of the message and analytics workflows. @defaultValue `dlq-messages` */
+  TEMPORAL_TASK_QUEUE: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,200}$/, 'must be a task-queue name')
+    .default(DEFAULT_TASK_QUEUE),
+  /** Client certificate (PEM file) for mTLS. Needs TEMPORAL_TLS_KEY. */
+  TEMPORAL_TLS_CERT: optionalText,
+  /** Client private key (PEM file) for mTLS. Needs TEMPORAL_TLS_CERT. */
+  TEMPORAL_TLS_KEY: optionalText,
+  /** CA bundle (PEM file) that signed the server's certificate. */
+  TEMPORAL_TLS_CA: optionalText,
+  /** Server name to verify when it differs from the address's host. */
+  TEMPORAL_TLS_SERVER_NAME: optionalText,
+  /** Use TLS without client certificates (implied by the cert, CA or API key). @defaultValue `false` */
+  TEMPORAL_TLS: boolean(false),
+  /** API key for Temporal Cloud; implies TLS. */
+  TEMPORAL_API_KEY: optionalText,
+  /** pino level. @defaultValue `info` */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `json`, `pretty`, or `auto` (pretty on a TTY). @defaultValue `auto` */
+  LOG_FORMAT: z.enum(['json', 'pretty', 'auto']).default('auto'),
+  /** Extra pino redact paths, comma-separated, for personal data in headers or errors. */
+  LOG_REDACT: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+    ),
+  /** Largest payload accepted at publish and repair, in UTF-8 bytes of its JSON. @defaultValue `262144` (256 KiB) */
+  DLQ_MAX_PAYLOAD_BYTES: integer(256 * 1024, 1, 2 * 1024 * 1024 - 4096),
+  /** Retention of closed workflows set on the namespace at set-up; duplicates are caught within it. @defaultValue `30d` */
+  DLQ_RETENTION: duration('30d'),
+  /** A parked message expires after this long with status `expired`. @defaultValue `14d` */
+  DLQ_EXPIRE_AFTER: duration('14d'),
+  /** Repair cycles (retries and re-drives) after which a message stays parked until discarded. @defaultValue `20` */
+  DLQ_MAX_REPAIR_CYCLES: integer(20, 1, 10_000),
+  /** Workflows kept in the worker's cache; parked ones are evicted beyond it. @defaultValue `1000` */
+  DLQ_MAX_CACHED_WORKFLOWS: integer(1000, 0, 100_000),
+  /** Port of the dev server `npm start` runs. @defaultValue `7233` */
+  DLQ_DEV_SERVER_PORT: port(7233),
+  /** Port of the dev server's Web UI. @defaultValue `8233` */
+  DLQ_UI_PORT: port(8233),
+  /** Where `npm start` keeps the dev server's SQLite database. @defaultValue `.data` */
+  DLQ_DATA_DIR: z.string().min(1).default('.data'),
+  /** Publish the demo batch at `npm start`. @defaultValue `true` */
+  DLQ_DEMO: boolean(true),
+});
+
+export type Config = z.output<typeof envSchema>;
+
+/** A configuration problem: names each bad variable and what it allows. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Reads and validates the configuration. Throws `ConfigError` listing every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const relevant = Object.fromEntries(
+    Object.keys(envSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
+  const parsed = envSchema.safeParse(relevant);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => {
+        const name = String(i.path[0] ?? '(environment)');
+        return `${name}=${JSON.stringify(env[name] ?? '')}: ${i.message}`;
+      }),
+    );
+  }
+  const config = parsed.data;
+  if (Boolean(config.TEMPORAL_TLS_CERT) !== Boolean(config.TEMPORAL_TLS_KEY)) {
+    throw new ConfigError(['TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY: set both for mTLS, or neither']);
+  }
+  return config;
+}
+
+/** Every environment variable name the config module reads. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);

@@ -1,0 +1,159 @@
+/**
+ * `defineHandler`: registers what a topic does, on the worker side. Producers need only a topic and a payload.
+ */
+import { z } from 'zod';
+import type { Logger as PinoLogger } from 'pino';
+import { TOPIC_PATTERN } from './shared/envelope';
+import type { Envelope } from './shared/envelope';
+import { DEFAULT_REDRIVE_POLICY } from './shared/backoff';
+import type { RedrivePolicy } from './shared/backoff';
+import { DEFAULT_NON_RETRYABLE_TYPES } from './shared/errors';
+import { DURATION_HINT, parseDuration } from './shared/duration';
+
+/** What a stage function receives. */
+export interface StageContext<P = unknown> {
+  /** The current payload (after any repair), parsed by the topic's schema when it has one. */
+  payload: P;
+  envelope: Envelope;
+  stage: string;
+  /** Results of earlier stages, by stage name. */
+  previous: Record<string, unknown>;
+  /** `<workflowId>:<stage>:<cycle>`: use it to make side effects idempotent. */
+  idempotencyKey: string;
+  /** Attempt of this stage within the current cycle, from 1. */
+  attempt: number;
+  /** Repair cycle: 0 for the first processing, +1 per retry or re-drive. */
+  cycle: number;
+  /** Aborted when the activity is cancelled or times out. */
+  signal: AbortSignal;
+  log: PinoLogger;
+}
+
+export type StageFn<P> = (ctx: StageContext<P>) => unknown;
+
+/** Activity retry policy of a topic. */
+export interface TopicRetryOptions {
+  /** @defaultValue `1s` */
+  initialInterval: string;
+  /** @defaultValue `2` */
+  backoffCoefficient: number;
+  /** @defaultValue `1m` */
+  maximumInterval: string;
+  /** Attempts per stage before the message parks with `RETRY_EXHAUSTED`. @defaultValue `5` */
+  maximumAttempts: number;
+  /** Failure types never retried, added to PermanentError, ValidationError and SecurityError. @defaultValue `[]` */
+  nonRetryableErrorTypes: string[];
+}
+
+/** Options of `defineHandler`. Give `handle` or `stages`, not both. */
+export interface HandlerOptions<P> {
+  /** The topic this handler owns: 1-100 characters of A-Z a-z 0-9 . _ - */
+  topic: string;
+  /** Optional zod schema of the payload, checked inside the activity; failures park as `ValidationError`. */
+  schema?: z.ZodType<P>;
+  /** A single-step handler (runs as the stage `handle`). */
+  handle?: StageFn<P>;
+  /** Named stages, each its own activity; a retry resumes at the failing stage. */
+  stages?: Array<{ name: string; run: StageFn<P> }>;
+  /** Retry policy of every stage. @defaultValue `{ initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 5 }` */
+  retry?: Partial<TopicRetryOptions>;
+  /** Start-to-close timeout of each stage attempt. @defaultValue `30s` */
+  timeout?: string;
+  /** Automatic re-drive of parked temporary/timeout failures. @defaultValue `{ enabled: true, baseDelay 5m, multiplier 2, maxDelay 6h, maxRedrives 3 }` */
+  redrive?: Partial<RedrivePolicy>;
+}
+
+/** A validated handler, ready for `createWorker({ handlers })`. */
+export interface Handler<P = unknown> {
+  readonly topic: string;
+  readonly schema: z.ZodType<P> | undefined;
+  readonly stages: ReadonlyArray<{ name: string; run: StageFn<P> }>;
+  readonly retry: {
+    initialIntervalMs: number;
+    backoffCoefficient: number;
+    maximumIntervalMs: number;
+    maximumAttempts: number;
+    nonRetryableErrorTypes: string[];
+  };
+  readonly stageTimeoutMs: number;
+  readonly redrive: RedrivePolicy;
+}
+
+const durationField = z
+  .string()
+  .refine((v) => (parseDuration(v) ?? 0) > 0, { message: `must be ${DURATION_HINT}` });
+
+const optionsSchema = z.object({
+  topic: z.string().regex(TOPIC_PATTERN, 'must be 1-100 characters of A-Z a-z 0-9 . _ -'),
+  schema: z
+    .custom<z.ZodType>((v) => v === undefined || v instanceof z.ZodType, 'must be a zod schema')
+    .optional(),
+  handle: z.function().optional(),
+  stages: z
+    .array(
+      z.object({
+        name: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be 1-100 of A-Z a-z 0-9 . _ -'),
+        run: z.function(),
+      }),
+    )
+    .min(1)
+    .optional(),
+  retry: z
+    .object({
+      initialInterval: durationField.optional(),
+      backoffCoefficient: z.number().min(1).max(100).optional(),
+      maximumInterval: durationField.optional(),
+      maximumAttempts: z.number().int().min(1).max(1000).optional(),
+      nonRetryableErrorTypes: z.array(z.string()).optional(),
+    })
+    .optional(),
+  timeout: durationField.optional(),
+  redrive: z
+    .object({
+      enabled: z.boolean().optional(),
+      baseDelayMs: z.number().int().positive().optional(),
+      multiplier: z.number().min(1).optional(),
+      maxDelayMs: z.number().int().positive().optional(),
+      maxRedrives: z.number().int().min(0).optional(),
+    })
+    .optional(),
+});
+
+/** Thrown by `defineHandler` for bad options; lists every problem. */
+export class HandlerDefinitionError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid handler definition:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'HandlerDefinitionError';
+  }
+}
+
+/** Defines the handler of one topic. Throws `HandlerDefinitionError` for bad options. */
+export function defineHandler<P = unknown>(options: HandlerOptions<P>): Handler<P> {
+  const parsed = optionsSchema.safeParse(options);
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => `${i.path.join('.') || 'options'}: ${i.message}`);
+  if (Boolean(options.handle) === Boolean(options.stages))
+    problems.push('give exactly one of `handle` or `stages`');
+  const names = (options.stages ?? []).map((s) => s.name);
+  if (new Set(names).size !== names.length) problems.push('stages: names must be unique');
+  if (problems.length) throw new HandlerDefinitionError(problems);
+
+  const retry = options.retry ?? {};
+  return Object.freeze({
+    topic: options.topic,
+    schema: options.schema,
+    stages: options.stages ?? [{ name: 'handle', run: options.handle! }],
+    retry: {
+      initialIntervalMs: parseDuration(retry.initialInterval ?? '1s')!,
+      backoffCoefficient: retry.backoffCoefficient ?? 2,
+      maximumIntervalMs: parseDuration(retry.maximumInterval ?? '1m')!,
+      maximumAttempts: retry.maximumAttempts ?? 5,
+      nonRetryableErrorTypes: [
+        ...new Set([...DEFAULT_NON_RETRYABLE_TYPES, ...(retry.nonRetryableErrorTypes ?? [])]),
+      ],
+    },
+    stageTimeoutMs: parseDuration(options.timeout ?? '30s')!,
+    redrive: { ...DEFAULT_REDRIVE_POLICY, ...options.redrive },
+  });
+}

@@ -1,0 +1,36 @@
+/** Public API of temporal-dlq. */
+export { publish, publishMany, toEnvelope, PublishError, DEFAULT_MAX_PAYLOAD_BYTES } from './publish';
+export type { PublishOptions, PublishManyOptions, PublishResult } from './publish';
+export { defineHandler, HandlerDefinitionError } from './handlers';
+export type { Handler, HandlerOptions, StageContext, StageFn, TopicRetryOptions } from './handlers';
+export { createWorker, installRuntimeLogger } from './worker';
+export type { CreateWorkerOptions } from './worker';
+export { loadConfig, ConfigError, CONFIG_VARIABLES } from './config';
+export type { Config } from './config';
+export { createLogger } from './logger';
+export { connectClient, buildConnectionOptions } from './connection';
+export { setupServer, registerSearchAttributes, ensureRetention } from './setup';
+export {
+  TemporaryError,
+  PermanentError,
+  ValidationError,
+  TimeoutError,
+  SecurityError,
+  DlqError,
+  ERROR_CLASSES,
+  FAILURE_TYPE_BY_CLASS,
+  DEFAULT_NON_RETRYABLE_TYPES,
+  REASON_CODES,
+} from './shared/errors';
+export type { ErrorClass, FailureType, DlqErrorOptions } from './shared/errors';
+export { classifyError, parseRetryAfter } from './shared/classify';
+export type { Classification } from './shared/classify';
+export { retrySignal, discardSignal, repairUpdate, stateQuery } from './shared/definitions';
+export * from './shared/search-attributes';
+export * from './shared/names';
+export { publishInputSchema, envelopeSchema } from './shared/envelope';
+export type { Envelope, PublishInput } from './shared/envelope';
+export { applyMergePatch } from './shared/merge-patch';
+export { failureFingerprint, normaliseErrorMessage } from './shared/fingerprint';
+export type * from './shared/types';
+export { retryInputSchema, discardInputSchema } from './shared/types';

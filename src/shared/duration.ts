@@ -1,0 +1,20 @@
+/** Parses `500ms`, `30s`, `5m`, `2h`, `14d` (or a bare number of ms) into milliseconds. Workflow-safe. */
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+export const DURATION_HINT = 'a duration such as 500ms, 30s, 5m, 2h or 14d';
+
+export function parseDuration(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  if (!match) return undefined;
+  const unit = (match[2] ?? 'ms') as keyof typeof UNIT_MS;
+  const value = Math.round(Number(match[1]) * UNIT_MS[unit]);
+  return Number.isFinite(value) ? value : undefined;
+}
+
+/** Formats milliseconds as the largest whole unit, e.g. 86400000 → `1d`. */
+export function formatDuration(ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    if (ms >= UNIT_MS[unit] && ms % UNIT_MS[unit] === 0) return `${ms / UNIT_MS[unit]}${unit}`;
+  }
+  return `${ms}ms`;
+}

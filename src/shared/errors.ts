@@ -1,0 +1,135 @@
+/**
+ * The error catalogue. Each class is also an `ApplicationFailure.type`, so a failure is recognised
+ * by its type or name after it crossed a process boundary, never by its message text.
+ * Workflow-safe: pure classes, no I/O.
+ */
+
+export const ERROR_CLASSES = ['temporary', 'permanent', 'validation', 'timeout', 'security'] as const;
+export type ErrorClass = (typeof ERROR_CLASSES)[number];
+
+/** Failure type (`ApplicationFailure.type`) of each error class. */
+export const FAILURE_TYPE_BY_CLASS = {
+  temporary: 'TemporaryError',
+  permanent: 'PermanentError',
+  validation: 'ValidationError',
+  timeout: 'TimeoutError',
+  security: 'SecurityError',
+} as const satisfies Record<ErrorClass, string>;
+export type FailureType = (typeof FAILURE_TYPE_BY_CLASS)[ErrorClass];
+
+const CLASS_BY_FAILURE_TYPE: Record<string, ErrorClass> = Object.fromEntries(
+  ERROR_CLASSES.map((c) => [FAILURE_TYPE_BY_CLASS[c], c]),
+);
+
+/** The class of a failure type or error name, or undefined when it is not in the catalogue. */
+export function errorClassOfType(type: string | undefined | null): ErrorClass | undefined {
+  return type ? CLASS_BY_FAILURE_TYPE[type] : undefined;
+}
+
+/** Failure types that skip activity retries by default. */
+export const DEFAULT_NON_RETRYABLE_TYPES: readonly FailureType[] = [
+  'PermanentError',
+  'ValidationError',
+  'SecurityError',
+];
+
+/** Reason codes the system itself produces. Handlers may use their own codes too. */
+export const REASON_CODES = [
+  'VALIDATION_ERROR',
+  'SCHEMA_MISMATCH',
+  'NO_HANDLER',
+  'RETRY_EXHAUSTED',
+  'TIMEOUT',
+  'ABORTED',
+  'UNKNOWN',
+  'HTTP_400',
+  'HTTP_401',
+  'HTTP_403',
+  'HTTP_404',
+  'HTTP_408',
+  'HTTP_409',
+  'HTTP_410',
+  'HTTP_422',
+  'HTTP_429',
+  'HTTP_5XX',
+  'NETWORK_ERROR',
+  'PERMANENT_ERROR',
+  'SECURITY_ERROR',
+] as const;
+
+/** Options shared by every catalogue error. */
+export interface DlqErrorOptions {
+  /** Reason code recorded in the dead letter and the `DlqReason` search attribute. */
+  reason?: string;
+  /** Extra JSON-safe details kept in the dead letter. */
+  details?: unknown;
+  /** Overrides the backoff before the next attempt, in milliseconds (e.g. from `Retry-After`). */
+  retryAfterMs?: number;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/** Base of the catalogue. Not thrown directly: throw one of the five classes. */
+export abstract class DlqError extends Error {
+  abstract readonly errorClass: ErrorClass;
+  readonly reason: string | undefined;
+  readonly details: unknown;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, options: DlqErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.reason = options.reason;
+    this.details = options.details;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** A failure that may succeed later: retried with backoff (default reason `UNKNOWN`). */
+export class TemporaryError extends DlqError {
+  readonly errorClass = 'temporary' as const;
+  constructor(message: string, options?: DlqErrorOptions) {
+    super(message, options);
+    this.name = 'TemporaryError';
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+/** A failure that will never succeed as is: parked at once (default reason `PERMANENT_ERROR`). */
+export class PermanentError extends DlqError {
+  readonly errorClass = 'permanent' as const;
+  constructor(message: string, options?: DlqErrorOptions) {
+    super(message, options);
+    this.name = 'PermanentError';
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+/** The payload is invalid: parked at once, fixable by a repair (default reason `VALIDATION_ERROR`). */
+export class ValidationError extends DlqError {
+  readonly errorClass = 'validation' as const;
+  constructor(message: string, options?: DlqErrorOptions) {
+    super(message, options);
+    this.name = 'ValidationError';
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+/** The work took too long or was aborted: retried, and re-driven after parking (reason `TIMEOUT`). */
+export class TimeoutError extends DlqError {
+  readonly errorClass = 'timeout' as const;
+  constructor(message: string, options?: DlqErrorOptions) {
+    super(message, options);
+    this.name = 'TimeoutError';
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+/** Authentication or authorisation failed: parked at once, alerts at once, never re-driven. */
+export class SecurityError extends DlqError {
+  readonly errorClass = 'security' as const;
+  constructor(message: string, options?: DlqErrorOptions) {
+    super(message, options);
+    this.name = 'SecurityError';
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}

@@ -1,0 +1,30 @@
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+/** Topic of the message, set when the workflow starts. */
+export const DlqTopic = defineSearchAttributeKey('DlqTopic', SearchAttributeType.KEYWORD);
+/** `dead`, `retrying`, `recovered`, `discarded` or `expired`; absent while a message was never parked. */
+export const DlqStatus = defineSearchAttributeKey('DlqStatus', SearchAttributeType.KEYWORD);
+/** Error class of the last parking: `temporary`, `permanent`, `validation`, `timeout`, `security`. */
+export const DlqErrorClass = defineSearchAttributeKey('DlqErrorClass', SearchAttributeType.KEYWORD);
+/** Reason code of the last parking, e.g. `VALIDATION_ERROR`, `HTTP_401`, `RETRY_EXHAUSTED`. */
+export const DlqReason = defineSearchAttributeKey('DlqReason', SearchAttributeType.KEYWORD);
+/** Fingerprint of the last failure: identical failures share it (a failure group). */
+export const DlqFingerprint = defineSearchAttributeKey('DlqFingerprint', SearchAttributeType.KEYWORD);
+/** Attempts made before the last parking. */
+export const DlqAttempts = defineSearchAttributeKey('DlqAttempts', SearchAttributeType.INT);
+/** How many times the message was parked (more than 1 means it was re-parked after a retry). */
+export const DlqParkCount = defineSearchAttributeKey('DlqParkCount', SearchAttributeType.INT);
+/** When the message was last parked. */
+export const DlqParkedAt = defineSearchAttributeKey('DlqParkedAt', SearchAttributeType.DATETIME);
+
+/** Every custom search attribute the project registers on the server, with its type. */
+export const ALL_SEARCH_ATTRIBUTES = [
+  DlqTopic,
+  DlqStatus,
+  DlqErrorClass,
+  DlqReason,
+  DlqFingerprint,
+  DlqAttempts,
+  DlqParkCount,
+  DlqParkedAt,
+] as const;

@@ -1,0 +1,203 @@
+/**
+ * State, dead letter, audit and operator inputs: JSON-safe types shared by workflows, activities,
+ * the client and the CLI. Workflow-safe.
+ */
+import { z } from 'zod';
+import type { Envelope } from './envelope';
+import type { ErrorClass } from './errors';
+import type { RedrivePolicy } from './backoff';
+
+export const MESSAGE_STATUSES = [
+  'processing',
+  'dead',
+  'retrying',
+  'succeeded',
+  'recovered',
+  'discarded',
+  'expired',
+] as const;
+/** Where a message is in its lifecycle. */
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+/** Values of the `DlqStatus` search attribute. `retrying` is set while an operator's retry runs. */
+export const DLQ_STATUS_VALUES = ['dead', 'retrying', 'recovered', 'discarded', 'expired'] as const;
+export type DlqStatusValue = (typeof DLQ_STATUS_VALUES)[number];
+
+/** Input of the `retry` signal and the `repair` update. */
+export const retryInputSchema = z
+  .strictObject({
+    payload: z.unknown().optional(),
+    patch: z
+      .record(z.string(), z.unknown(), { error: 'must be a JSON object (an RFC 7386 merge patch)' })
+      .optional(),
+    reason: z.string().max(1000).optional(),
+    operator: z.string().max(200).optional(),
+  })
+  .refine((v) => !(v.patch !== undefined && v.payload !== undefined), {
+    error: 'give either `patch` or `payload`, not both',
+  });
+export type RetryInput = z.infer<typeof retryInputSchema>;
+
+/** Input of the `discard` signal. */
+export const discardInputSchema = z.strictObject({
+  reason: z
+    .string({ error: 'is required: say why the message is discarded' })
+    .trim()
+    .min(1, 'must not be empty')
+    .max(1000),
+  operator: z.string().max(200).optional(),
+});
+export type DiscardInput = z.infer<typeof discardInputSchema>;
+
+/** Everything a person needs to fix a parked message. */
+export interface DeadLetter {
+  workflowId: string;
+  messageId: string;
+  topic: string;
+  payload: unknown;
+  payloadVersion: number;
+  errorClass: ErrorClass;
+  /** `ApplicationFailure.type` of the failure. */
+  errorType: string;
+  reason: string;
+  /** Reason code of the underlying failure when `reason` is `RETRY_EXHAUSTED`. */
+  causeReason?: string;
+  message: string;
+  stack?: string;
+  details?: unknown;
+  attempts: number;
+  firstFailureAt: string;
+  lastFailureAt: string;
+  parkedAt: string;
+  stage: string;
+  fingerprint: string;
+  correlationId?: string;
+  traceId?: string;
+  source?: string;
+  headers: Record<string, string>;
+  workerIdentity?: string;
+  /** Times this message has been parked, this time included. */
+  parkCount: number;
+  /** When the next automatic re-drive is due, if one is. */
+  nextRedriveAt?: string;
+  /** When the message expires if nobody acts. */
+  expiresAt: string;
+}
+
+export type AuditAction =
+  | 'parked'
+  | 'retry'
+  | 'retry-rejected'
+  | 'redrive'
+  | 'discard'
+  | 'discard-rejected'
+  | 'ignored'
+  | 'recovered'
+  | 'expired'
+  | 'continued-as-new';
+
+/** One entry of the audit trail: who did what, when, why, and the payload version before and after. */
+export interface AuditEntry {
+  at: string;
+  action: AuditAction;
+  via: 'signal' | 'update' | 'auto';
+  operator?: string;
+  reason?: string;
+  payloadVersionBefore: number;
+  payloadVersionAfter: number;
+  /** Rejection reasons, or other detail. */
+  problems?: string[];
+}
+
+/** Where a route lookup says a topic goes. Returned by the worker's local activity. */
+export interface Route {
+  found: boolean;
+  stages: string[];
+  hasSchema: boolean;
+  retry: {
+    initialIntervalMs: number;
+    backoffCoefficient: number;
+    maximumIntervalMs: number;
+    maximumAttempts: number;
+    nonRetryableErrorTypes: string[];
+  };
+  stageTimeoutMs: number;
+  redrive: RedrivePolicy;
+  expireAfterMs: number;
+  maxRepairCycles: number;
+  /** Largest repaired payload accepted, in UTF-8 bytes of its JSON. */
+  maxPayloadBytes: number;
+  workerIdentity: string;
+}
+
+/** The whole state of a message workflow; carried through continue-as-new. */
+export interface MessageState {
+  status: MessageStatus;
+  envelope: Envelope;
+  payloadVersion: number;
+  completedStages: string[];
+  stageResults: Record<string, unknown>;
+  /** Processing cycles started after the first: each operator retry or automatic re-drive adds one. */
+  cycle: number;
+  redrives: number;
+  parkCount: number;
+  firstFailureAt?: string;
+  deadLetter?: DeadLetter;
+  audit: AuditEntry[];
+  /** The route of the current cycle, as the worker answered it. */
+  route?: Route;
+}
+
+/** Input of `processMessage`. `carried` is set only by continue-as-new. */
+export interface ProcessMessageInput {
+  envelope: Envelope;
+  carried?: MessageState;
+}
+
+/** Result of `processMessage`: the final status with the dead letter and audit trail as evidence. */
+export interface MessageOutcome {
+  status: Extract<MessageStatus, 'succeeded' | 'recovered' | 'discarded' | 'expired'>;
+  workflowId: string;
+  messageId: string;
+  topic: string;
+  payloadVersion: number;
+  stageResults: Record<string, unknown>;
+  deadLetter?: DeadLetter;
+  audit: AuditEntry[];
+}
+
+/** What the `repair` update answers when it accepts a repair. */
+export interface RepairAccepted {
+  accepted: true;
+  workflowId: string;
+  payloadVersion: number;
+}
+
+/** Details an activity attaches to every failure it throws (`ApplicationFailure.details[0]`). */
+export interface FailureDetails {
+  reason: string;
+  errorClass: ErrorClass;
+  attempt: number;
+  stage: string;
+  name: string;
+  stack?: string;
+  workerIdentity: string;
+  extra?: unknown;
+}
+
+/** Input of the `runStage` activity. */
+export interface StageInput {
+  workflowId: string;
+  stage: string;
+  /** `<workflowId>:<stage>:<cycle>`: stable across attempts of one cycle, new after each repair. */
+  idempotencyKey: string;
+  cycle: number;
+  envelope: Envelope;
+  /** Results of the stages that already succeeded, by stage name. */
+  previous: Record<string, unknown>;
+}
+
+/** Answer of the `validatePayload` activity: empty `problems` means valid. */
+export interface PayloadVerdict {
+  problems: string[];
+  issues?: unknown;
+}

@@ -1,0 +1,145 @@
+/**
+ * `npm start`: use the server at TEMPORAL_ADDRESS when it answers, otherwise start the dev server
+ * (SQLite in `.data/temporal.db`, Web UI on 127.0.0.1:8233); run the set-up, the worker and the demo.
+ * Ctrl+C stops everything it started.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Connection, Client } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { ConfigError, loadConfig } from './config';
+import { buildConnectionOptions } from './connection';
+import { createLogger } from './logger';
+import { createWorker, installRuntimeLogger } from './worker';
+import { ensureTemporalCli } from './temporal-cli';
+import { serverAnswers, startDevServer } from './dev-server';
+import type { DevServer } from './dev-server';
+import { setupServer } from './setup';
+import { demoBatch, demoHandlers } from './demo';
+import { publishMany } from './publish';
+import { stateQuery } from './shared/definitions';
+import { uiListUrl } from './ui-links';
+
+async function main(): Promise<void> {
+  let config = loadConfig();
+  const logger = createLogger(config);
+  installRuntimeLogger(logger);
+  let devServer: DevServer | undefined;
+
+  const addressGiven = Boolean(process.env.TEMPORAL_ADDRESS);
+  if (addressGiven && (await serverAnswers(config.TEMPORAL_ADDRESS))) {
+    logger.info({ address: config.TEMPORAL_ADDRESS }, 'Using the Temporal server at TEMPORAL_ADDRESS');
+  } else {
+    if (addressGiven)
+      logger.warn(
+        { address: config.TEMPORAL_ADDRESS },
+        'TEMPORAL_ADDRESS does not answer; starting a dev server',
+      );
+    const cliPath = await ensureTemporalCli();
+    const dataDir = resolve(config.DLQ_DATA_DIR);
+    mkdirSync(dataDir, { recursive: true });
+    devServer = await startDevServer({
+      cliPath,
+      port: config.DLQ_DEV_SERVER_PORT,
+      uiPort: config.DLQ_UI_PORT,
+      dbFilename: join(dataDir, 'temporal.db'),
+    });
+    config = { ...config, TEMPORAL_ADDRESS: devServer.address };
+    logger.info(
+      { address: devServer.address, db: join(dataDir, 'temporal.db') },
+      'Started the Temporal dev server',
+    );
+  }
+
+  const stopServer = async () => {
+    if (devServer) await devServer.stop();
+  };
+  try {
+    const connection = await Connection.connect(buildConnectionOptions(config));
+    await setupServer(connection, {
+      namespace: config.TEMPORAL_NAMESPACE,
+      retentionMs: config.DLQ_RETENTION,
+      logger,
+    });
+    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+    const workerConnection = await NativeConnection.connect(buildConnectionOptions(config));
+    const worker = await createWorker({
+      handlers: demoHandlers,
+      config,
+      logger,
+      connection: workerConnection,
+    });
+
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'Shutting down');
+      worker.shutdown();
+    };
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+
+    const running = worker.run();
+    const uiBase = devServer?.uiUrl ?? `http://127.0.0.1:${config.DLQ_UI_PORT}`;
+    logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'Worker polling');
+    if (config.DLQ_DEMO)
+      await runDemo(client, config.TEMPORAL_TASK_QUEUE, config.DLQ_MAX_PAYLOAD_BYTES, logger);
+    const deadUrl = uiListUrl(uiBase, config.TEMPORAL_NAMESPACE, 'DlqStatus="dead"');
+    process.stdout.write(
+      `\nTemporal Web UI: ${uiBase}\nParked messages: ${deadUrl}\nPress Ctrl+C to stop.\n`,
+    );
+    await running;
+    await workerConnection.close();
+    await connection.close();
+  } finally {
+    await stopServer();
+    logger.info('Stopped');
+  }
+}
+
+async function runDemo(
+  client: Client,
+  taskQueue: string,
+  maxPayloadBytes: number,
+  logger: ReturnType<typeof createLogger>,
+) {
+  const tag = new Date()
+    .toISOString()
+    .replace(/[-:TZ.]/g, '')
+    .slice(0, 14);
+  const batch = demoBatch(tag);
+  const results = await publishMany(client, batch, { taskQueue, maxPayloadBytes });
+  const ids = results.flatMap((r) => (r.ok ? [r.workflowId] : []));
+  await new Promise((r) => setTimeout(r, 5000));
+  const summary: Record<string, number> = {};
+  for (const id of ids) {
+    const state = await client.workflow
+      .getHandle(id)
+      .query(stateQuery)
+      .catch(() => undefined);
+    const desc = state
+      ? undefined
+      : await client.workflow
+          .getHandle(id)
+          .describe()
+          .catch(() => undefined);
+    const status = state ? state.status : desc ? desc.status.name.toLowerCase() : 'unknown';
+    summary[status] = (summary[status] ?? 0) + 1;
+  }
+  logger.info({ published: ids.length, byStatus: summary }, 'Demo batch published');
+  process.stdout.write(
+    `\nDemo: ${ids.length} messages published. By status after 5s: ${Object.entries(summary)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')}\n`,
+  );
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,91 @@
+/** `createWorker`: a Temporal worker for the message and analytics workflows, with the topic handlers. */
+import { existsSync } from 'node:fs';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { WorkerOptions } from '@temporalio/worker';
+import type { Logger as PinoLogger } from 'pino';
+import { createMessageActivities } from '../activities/message-activities';
+import type { Handler } from './handlers';
+import { buildConnectionOptions } from './connection';
+import { createLogger, PinoTemporalLogger } from './logger';
+import { loadConfig } from './config';
+import type { Config } from './config';
+import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_ENTRY } from './bundle-path';
+
+/** Options of `createWorker`. Everything but `handlers` defaults from the environment (`loadConfig`). */
+export interface CreateWorkerOptions {
+  /** The topics this worker processes. Each topic may be registered once. */
+  handlers: ReadonlyArray<Handler<any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** Validated configuration. @defaultValue `loadConfig()` */
+  config?: Config;
+  /** An existing connection (shared with a client for eager start). @defaultValue a new one from config */
+  connection?: NativeConnection;
+  /** pino logger. @defaultValue `createLogger(config)` */
+  logger?: PinoLogger;
+  /** Task queue. @defaultValue `config.TEMPORAL_TASK_QUEUE` (`dlq-messages`) */
+  taskQueue?: string;
+  /** Pre-built workflow bundle. @defaultValue `dist/workflow-bundle.js`, or bundling from source when absent */
+  workflowBundlePath?: string;
+  /** Install pino as the Temporal Runtime logger (once per process). @defaultValue `true` */
+  installRuntimeLogger?: boolean;
+  /** Extra activities, e.g. the analytics ones. @defaultValue `{}` */
+  extraActivities?: Record<string, (...args: any[]) => Promise<unknown>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** Passed through to `Worker.create` (tuning, identity, interceptors). @defaultValue `{}` */
+  workerOptions?: Partial<WorkerOptions>;
+}
+
+let runtimeInstalled = false;
+
+/**
+ * Installs pino as the SDK's logger. The Runtime is created by the first NativeConnection or Worker,
+ * so call this before either; a later call leaves the existing Runtime alone and says so.
+ */
+export function installRuntimeLogger(logger: PinoLogger): void {
+  if (runtimeInstalled) return;
+  try {
+    Runtime.install({ logger: new PinoTemporalLogger(logger.child({ component: 'temporal-sdk' })) });
+  } catch (err) {
+    if ((err as Error).name !== 'IllegalStateError') throw err;
+    logger.warn('Temporal Runtime already existed; SDK logs keep their previous logger');
+  }
+  runtimeInstalled = true;
+}
+
+/** Creates a worker. Call `worker.run()` (or `runUntil`) to start polling. */
+export async function createWorker(options: CreateWorkerOptions): Promise<Worker> {
+  const config = options.config ?? loadConfig();
+  const logger = options.logger ?? createLogger(config);
+  if (options.installRuntimeLogger ?? true) installRuntimeLogger(logger);
+
+  const handlers = new Map<string, Handler<unknown>>();
+  for (const handler of options.handlers) {
+    if (handlers.has(handler.topic))
+      throw new Error(`Topic "${handler.topic}" has two handlers; register each topic once`);
+    handlers.set(handler.topic, handler as Handler<unknown>);
+  }
+  const connection = options.connection ?? (await NativeConnection.connect(buildConnectionOptions(config)));
+  const bundlePath = options.workflowBundlePath ?? WORKFLOW_BUNDLE_PATH;
+  const workflowSource = existsSync(bundlePath)
+    ? { workflowBundle: { codePath: bundlePath } }
+    : { workflowsPath: WORKFLOWS_ENTRY };
+
+  return Worker.create({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: options.taskQueue ?? config.TEMPORAL_TASK_QUEUE,
+    ...workflowSource,
+    activities: {
+      ...createMessageActivities({
+        handlers,
+        logger,
+        guards: {
+          expireAfterMs: config.DLQ_EXPIRE_AFTER,
+          maxRepairCycles: config.DLQ_MAX_REPAIR_CYCLES,
+          maxPayloadBytes: config.DLQ_MAX_PAYLOAD_BYTES,
+        },
+      }),
+      ...options.extraActivities,
+    },
+    maxCachedWorkflows: config.DLQ_MAX_CACHED_WORKFLOWS,
+    ...options.workerOptions,
+  });
+}
