@@ -1,0 +1,111 @@
+/** Test helpers: a client and workers on the suite's real dev server, each test file on its own task queue. */
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Runtime } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
+import pino from 'pino';
+import { createWorker } from '../src/worker';
+import type { Handler } from '../src/handlers';
+import { loadConfig } from '../src/config';
+import type { Config } from '../src/config';
+import { stateQuery } from '../src/shared/definitions';
+import type { MessageState } from '../src/shared/types';
+
+export const silentLogger = pino({ level: 'silent' });
+
+export function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the suite with \`npm test\` (test/run-suite.ts starts the server)`);
+  return value;
+}
+
+let runtimeReady = false;
+function quietRuntime(): void {
+  if (runtimeReady) return;
+  runtimeReady = true;
+  const noop = (): void => undefined;
+  Runtime.install({ logger: { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop } });
+}
+
+export interface TestEnv {
+  address: string;
+  client: Client;
+  connection: Connection;
+  nativeConnection: NativeConnection;
+  taskQueue: string;
+  config: Config;
+  /** Starts a worker with these handlers; returns a stop function. */
+  startWorker(handlers: Handler<any>[], env?: Record<string, string>, extra?: Partial<Parameters<typeof createWorker>[0]>): Promise<{ worker: Worker; stop: () => Promise<void> }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  close(): Promise<void>;
+}
+
+export async function openTestEnv(address = requireEnv('TEMPORAL_ADDRESS')): Promise<TestEnv> {
+  quietRuntime();
+  const taskQueue = `test-${randomUUID()}`;
+  const baseEnv = { TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: taskQueue, LOG_LEVEL: 'silent' };
+  const config = loadConfig(baseEnv);
+  const connection = await Connection.connect({ address });
+  const nativeConnection = await NativeConnection.connect({ address });
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const workers: Array<() => Promise<void>> = [];
+  return {
+    address,
+    client,
+    connection,
+    nativeConnection,
+    taskQueue,
+    config,
+    async startWorker(handlers, env = {}, extra = {}) {
+      const worker = await createWorker({
+        handlers,
+        config: loadConfig({ ...baseEnv, ...env }),
+        logger: silentLogger,
+        connection: nativeConnection,
+        installRuntimeLogger: false,
+        workflowBundlePath: requireEnv('DLQ_TEST_WORKFLOW_BUNDLE'),
+        ...extra,
+      });
+      const running = worker.run();
+      let stopped = false;
+      const stop = async () => {
+        if (stopped) return;
+        stopped = true;
+        worker.shutdown();
+        await running;
+      };
+      workers.push(stop);
+      return { worker, stop };
+    },
+    async close() {
+      for (const stop of workers.reverse()) await stop();
+      await nativeConnection.close();
+      await connection.close();
+    },
+  };
+}
+
+/** Polls `probe` until it returns a defined value, or fails with `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Waits until the message workflow's `state` query reports `status`. */
+export async function waitForStatus(client: Client, workflowId: string, status: MessageState['status'], timeoutMs = 30_000): Promise<MessageState> {
+  return waitFor(`${workflowId} to be ${status}`, async () => {
+    const state = await client.workflow.getHandle(workflowId).query(stateQuery);
+    return state.status === status ? state : undefined;
+  }, timeoutMs);
+}
+
+export const uid = (): string => randomUUID().slice(0, 8);
