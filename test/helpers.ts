@@ -15,7 +15,10 @@ export const silentLogger = pino({ level: 'silent' });
 
 export function requireEnv(name: string): string {
   const value = process.env[name];
-  if (!value) throw new Error(`${name} is not set: run the suite with \`npm test\` (test/run-suite.ts starts the server)`);
+  if (!value)
+    throw new Error(
+      `${name} is not set: run the suite with \`npm test\` (test/run-suite.ts starts the server)`,
+    );
   return value;
 }
 
@@ -35,7 +38,11 @@ export interface TestEnv {
   taskQueue: string;
   config: Config;
   /** Starts a worker with these handlers; returns a stop function. */
-  startWorker(handlers: Handler<any>[], env?: Record<string, string>, extra?: Partial<Parameters<typeof createWorker>[0]>): Promise<{ worker: Worker; stop: () => Promise<void> }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  startWorker(
+    handlers: Handler<any>[],
+    env?: Record<string, string>,
+    extra?: Partial<Parameters<typeof createWorker>[0]>,
+  ): Promise<{ worker: Worker; stop: () => Promise<void> }>; // eslint-disable-line @typescript-eslint/no-explicit-any
   close(): Promise<void>;
 }
 
@@ -85,7 +92,11 @@ export async function openTestEnv(address = requireEnv('TEMPORAL_ADDRESS')): Pro
 }
 
 /** Polls `probe` until it returns a defined value, or fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -95,17 +106,27 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`Timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
 /** Waits until the message workflow's `state` query reports `status`. */
-export async function waitForStatus(client: Client, workflowId: string, status: MessageState['status'], timeoutMs = 30_000): Promise<MessageState> {
-  return waitFor(`${workflowId} to be ${status}`, async () => {
-    const state = await client.workflow.getHandle(workflowId).query(stateQuery);
-    return state.status === status ? state : undefined;
-  }, timeoutMs);
+export async function waitForStatus(
+  client: Client,
+  workflowId: string,
+  status: MessageState['status'],
+  timeoutMs = 30_000,
+): Promise<MessageState> {
+  return waitFor(
+    `${workflowId} to be ${status}`,
+    async () => {
+      const state = await client.workflow.getHandle(workflowId).query(stateQuery);
+      return state.status === status ? state : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 export const uid = (): string => randomUUID().slice(0, 8);

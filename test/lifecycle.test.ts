@@ -78,7 +78,8 @@ const handlers = [
         run: ({ payload, envelope, previous, idempotencyKey }) => {
           count(`transform:${envelope.id}`);
           count(`key:${idempotencyKey}`);
-          if ((payload as { mode?: string }).mode !== 'fixed') throw new PermanentError('unsupported mode "broken"');
+          if ((payload as { mode?: string }).mode !== 'fixed')
+            throw new PermanentError('unsupported mode "broken"');
           return { rows: (previous.extract as { rows: number }).rows * 2 };
         },
       },
@@ -91,7 +92,8 @@ const handlers = [
     redrive: { baseDelayMs: 500, multiplier: 1, maxRedrives: 3 },
     handle: ({ envelope }) => {
       count(`redrive:${envelope.id}`);
-      if (!healthy.has(envelope.id)) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      if (!healthy.has(envelope.id))
+        throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
       return 'ok';
     },
   }),
@@ -205,7 +207,9 @@ describe('operator actions', () => {
   it('fix-and-retry with a merge patch ends recovered, with every search attribute right at each step', async () => {
     const id = await send('orders', { orderId: 'o-3', quantity: -1, note: 'x' });
     const parked = await waitForStatus(env.client, id, 'dead');
-    const dead = await waitFor('dead attributes', async () => ((await sa(id)).status === 'dead' ? sa(id) : undefined));
+    const dead = await waitFor('dead attributes', async () =>
+      (await sa(id)).status === 'dead' ? sa(id) : undefined,
+    );
     assert.equal(dead.topic, 'orders');
     assert.equal(dead.errorClass, 'validation');
     assert.equal(dead.reason, 'VALIDATION_ERROR');
@@ -242,7 +246,8 @@ describe('operator actions', () => {
     // Rejected by the schema (after the synchronous validator): still dead, audited.
     await assert.rejects(
       handle.executeUpdate(repairUpdate, { args: [{ patch: { quantity: 'many' }, operator: 'bob' }] }),
-      (err: unknown) => err instanceof WorkflowUpdateFailedError && /quantity/.test(String((err.cause as Error).message)),
+      (err: unknown) =>
+        err instanceof WorkflowUpdateFailedError && /quantity/.test(String((err.cause as Error).message)),
     );
     // Rejected by the validator: a patch that is not an object.
     await assert.rejects(
@@ -288,9 +293,17 @@ describe('operator actions', () => {
 
   it('a duplicate publish starts nothing and returns the existing ids', async () => {
     const msgId = uid();
-    const first = await publish(env.client, { id: msgId, topic: 'flaky', payload: {} }, { taskQueue: env.taskQueue });
+    const first = await publish(
+      env.client,
+      { id: msgId, topic: 'flaky', payload: {} },
+      { taskQueue: env.taskQueue },
+    );
     assert.ok(first.ok && !first.duplicate);
-    const second = await publish(env.client, { id: msgId, topic: 'flaky', payload: { other: true } }, { taskQueue: env.taskQueue });
+    const second = await publish(
+      env.client,
+      { id: msgId, topic: 'flaky', payload: { other: true } },
+      { taskQueue: env.taskQueue },
+    );
     assert.ok(second.ok && second.duplicate);
     assert.equal(second.workflowId, first.workflowId);
     assert.equal(second.runId, first.runId);
@@ -299,7 +312,11 @@ describe('operator actions', () => {
     // Still a duplicate after the workflow closed.
     await env.client.workflow.getHandle(first.workflowId).signal(discardSignal, { reason: 'test' });
     await env.client.workflow.getHandle(first.workflowId).result();
-    const third = await publish(env.client, { id: msgId, topic: 'flaky', payload: {} }, { taskQueue: env.taskQueue });
+    const third = await publish(
+      env.client,
+      { id: msgId, topic: 'flaky', payload: {} },
+      { taskQueue: env.taskQueue },
+    );
     assert.ok(third.ok && third.duplicate);
     assert.equal(stageRuns.get(`flaky:${msgId}`), 3);
   });
@@ -312,7 +329,9 @@ describe('stages', () => {
     const dl = (await waitForStatus(env.client, id, 'dead')).deadLetter!;
     assert.equal(dl.stage, 'transform');
     assert.equal(stageRuns.get(`extract:${msgId}`), 1);
-    await env.client.workflow.getHandle(id).executeUpdate(repairUpdate, { args: [{ patch: { mode: 'fixed' } }] });
+    await env.client.workflow
+      .getHandle(id)
+      .executeUpdate(repairUpdate, { args: [{ patch: { mode: 'fixed' } }] });
     const outcome = (await env.client.workflow.getHandle(id).result()) as MessageOutcome;
     assert.equal(outcome.status, 'recovered');
     assert.equal(stageRuns.get(`extract:${msgId}`), 1, 'stage 1 did not run again');

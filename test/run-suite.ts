@@ -30,10 +30,16 @@ async function main(): Promise<number> {
     writeFileSync(bundlePath, code);
 
     const only = process.argv.slice(2);
-    const files = (only.length ? only : readdirSync(__dirname).filter((f) => f.endsWith('.test.ts')).sort()).map((f) =>
-      f.includes('/') ? f : join('test', f),
+    const files = (
+      only.length
+        ? only
+        : readdirSync(__dirname)
+            .filter((f) => f.endsWith('.test.ts'))
+            .sort()
+    ).map((f) => (f.includes('/') ? f : join('test', f)));
+    process.stdout.write(
+      `Temporal dev server ${server.address} (UI ${server.uiUrl}); ${files.length} test files\n`,
     );
-    process.stdout.write(`Temporal dev server ${server.address} (UI ${server.uiUrl}); ${files.length} test files\n`);
     return await new Promise<number>((resolve) => {
       const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
         stdio: 'inherit',
