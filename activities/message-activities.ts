@@ -105,7 +105,7 @@ export function createMessageActivities(deps: MessageActivityDeps) {
         nonRetryable: true,
       });
     }
-    const input = parsedInput.data as StageInput;
+    const input: StageInput = parsedInput.data;
     const handler = deps.handlers.get(input.envelope.topic);
     const stage = handler?.stages.find((s) => s.name === input.stage);
     if (!handler || !stage) {

@@ -63,6 +63,10 @@ export interface HandlerOptions<P> {
   redrive?: Partial<RedrivePolicy>;
 }
 
+/** A handler of any payload type, as `createWorker` accepts them. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- stage functions are contravariant in P
+export type AnyHandler = Handler<any>;
+
 /** A validated handler, ready for `createWorker({ handlers })`. */
 export interface Handler<P = unknown> {
   readonly topic: string;

@@ -4,7 +4,7 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { WorkerOptions } from '@temporalio/worker';
 import type { Logger as PinoLogger } from 'pino';
 import { createMessageActivities } from '../activities/message-activities';
-import type { Handler } from './handlers';
+import type { AnyHandler, Handler } from './handlers';
 import { buildConnectionOptions } from './connection';
 import { createLogger, PinoTemporalLogger } from './logger';
 import { loadConfig } from './config';
@@ -14,7 +14,7 @@ import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_ENTRY } from './bundle-path';
 /** Options of `createWorker`. Everything but `handlers` defaults from the environment (`loadConfig`). */
 export interface CreateWorkerOptions {
   /** The topics this worker processes. Each topic may be registered once. */
-  handlers: ReadonlyArray<Handler<any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  handlers: ReadonlyArray<AnyHandler>;
   /** Validated configuration. @defaultValue `loadConfig()` */
   config?: Config;
   /** An existing connection (shared with a client for eager start). @defaultValue a new one from config */

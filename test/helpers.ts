@@ -5,7 +5,7 @@ import { NativeConnection, Runtime } from '@temporalio/worker';
 import type { Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { createWorker } from '../src/worker';
-import type { Handler } from '../src/handlers';
+import type { AnyHandler } from '../src/handlers';
 import { loadConfig } from '../src/config';
 import type { Config } from '../src/config';
 import { stateQuery } from '../src/shared/definitions';
@@ -39,10 +39,10 @@ export interface TestEnv {
   config: Config;
   /** Starts a worker with these handlers; returns a stop function. */
   startWorker(
-    handlers: Handler<any>[],
+    handlers: AnyHandler[],
     env?: Record<string, string>,
     extra?: Partial<Parameters<typeof createWorker>[0]>,
-  ): Promise<{ worker: Worker; stop: () => Promise<void> }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  ): Promise<{ worker: Worker; stop: () => Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -107,7 +107,7 @@ export async function waitFor<T>(
       last = err;
     }
     if (Date.now() > deadline)
-      throw new Error(`Timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+      throw new Error(`Timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -130,3 +130,39 @@ export async function waitForStatus(
 }
 
 export const uid = (): string => randomUUID().slice(0, 8);
+
+/**
+ * Saves a workflow's history under test/histories/ for the replay suite, only when
+ * DLQ_RECORD_HISTORIES=1 (`npm run histories:record` after a deliberate workflow change).
+ * Uses `temporal workflow show --output json`, the format `historyFromJSON` reads.
+ */
+export async function recordHistory(
+  client: Client,
+  workflowId: string,
+  name: string,
+  runId?: string,
+): Promise<void> {
+  if (process.env.DLQ_RECORD_HISTORIES !== '1') return;
+  const { execFileSync } = await import('node:child_process');
+  const { writeFile, mkdir } = await import('node:fs/promises');
+  const { join } = await import('node:path');
+  const address = (client.connection as Connection).options.address;
+  const json = execFileSync(
+    requireEnv('DLQ_TEST_TEMPORAL_CLI'),
+    [
+      'workflow',
+      'show',
+      '--address',
+      address,
+      '-w',
+      workflowId,
+      ...(runId ? ['-r', runId] : []),
+      '--output',
+      'json',
+    ],
+    { maxBuffer: 64 * 1024 * 1024 },
+  );
+  const dir = join(__dirname, 'histories');
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, `${name}.json`), json);
+}

@@ -3,11 +3,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { z } from 'zod';
-import { openTestEnv, uid, waitFor, waitForStatus } from './helpers';
+import { openTestEnv, recordHistory, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
 import { defineHandler } from '../src/handlers';
 import { publish } from '../src/publish';
-import { PermanentError, SecurityError, TemporaryError } from '../src/shared/errors';
+import { PermanentError, TemporaryError } from '../src/shared/errors';
 import { discardSignal, repairUpdate, retrySignal, stateQuery } from '../src/shared/definitions';
 import {
   DlqAttempts,
@@ -136,6 +136,7 @@ describe('classification paths', () => {
     assert.equal(attrs.topic, 'orders');
     assert.equal(attrs.status, undefined);
     assert.equal(attrs.errorClass, undefined);
+    await recordHistory(env.client, id, 'succeeded');
   });
 
   it('a temporary failure is retried until the budget is spent, then parks with RETRY_EXHAUSTED', async () => {
@@ -151,6 +152,7 @@ describe('classification paths', () => {
     assert.equal(dl.nextRedriveAt, undefined, 're-drive disabled for this topic');
     assert.ok(dl.stack && dl.stack.includes('TemporaryError'));
     assert.ok(dl.workerIdentity);
+    await recordHistory(env.client, id, 'parked-temporary');
   });
 
   it('a permanent failure parks at once after one attempt', async () => {
@@ -183,6 +185,7 @@ describe('classification paths', () => {
     const later = await env.client.workflow.getHandle(id).query(stateQuery);
     assert.equal(later.status, 'dead');
     assert.equal(later.cycle, 0);
+    await recordHistory(env.client, id, 'security-parked');
   });
 
   it('a stage that exceeds its timeout parks as timeout after its attempts', async () => {
@@ -237,6 +240,7 @@ describe('operator actions', () => {
     const attrs = await sa(id);
     assert.equal(attrs.status, 'recovered');
     assert.equal(attrs.errorClass, 'validation', 'the last failure stays searchable');
+    await recordHistory(env.client, id, 'recovered-after-patch');
   });
 
   it('an invalid repair is rejected with reasons, and the message stays dead with the rejection audited', async () => {
@@ -273,6 +277,7 @@ describe('operator actions', () => {
     );
     assert.ok(rejections[1]!.problems!.some((p) => p.includes('quantity')));
     assert.equal((await sa(id)).status, 'dead');
+    await recordHistory(env.client, id, 'repair-rejected');
   });
 
   it('discard keeps the dead letter and the audit trail as the result', async () => {
@@ -289,6 +294,7 @@ describe('operator actions', () => {
     assert.deepEqual(actions, ['parked', 'discard-rejected', 'discard']);
     assert.equal(outcome.audit[2]?.operator, 'dave');
     assert.equal((await sa(id)).status, 'discarded');
+    await recordHistory(env.client, id, 'discarded');
   });
 
   it('a duplicate publish starts nothing and returns the existing ids', async () => {
@@ -340,6 +346,7 @@ describe('stages', () => {
     assert.deepEqual(outcome.stageResults.load, { rows: 6 });
     assert.equal(stageRuns.get(`key:${id}:transform:0`), 1);
     assert.equal(stageRuns.get(`key:${id}:transform:1`), 1);
+    await recordHistory(env.client, id, 'stages-resumed');
   });
 });
 
@@ -356,5 +363,6 @@ describe('automatic re-drive', () => {
     const redrive = outcome.audit.find((a) => a.action === 'redrive');
     assert.equal(redrive?.via, 'auto');
     assert.equal((await sa(id)).status, 'recovered');
+    await recordHistory(env.client, id, 'redrive-recovered');
   });
 });

@@ -30,7 +30,7 @@ export function factsFromFailure(err: unknown, stage: string, route: Route): Fai
   const retryState = activityFailure?.retryState;
 
   if (cause instanceof ApplicationFailure) {
-    const details = (cause.details?.[0] ?? undefined) as Partial<FailureDetails> | undefined;
+    const details: Partial<FailureDetails> | undefined = cause.details?.[0] ?? undefined;
     const errorClass = errorClassOfType(cause.type) ?? 'temporary';
     const reason = details?.reason ?? DEFAULT_REASON[errorClass];
     const wasExhausted = exhausted(retryState);

@@ -78,7 +78,9 @@ function describe(value: unknown): string {
         return Object.prototype.toString.call(value); // circular or hostile
       }
     }
-    return String(value);
+    if (typeof value === 'symbol') return value.toString();
+    if (typeof value === 'function') return `a function (${value.name || 'anonymous'}) was thrown`;
+    return `${value as number | boolean | bigint}`;
   } catch {
     return 'an unprintable value was thrown';
   }
