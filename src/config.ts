@@ -107,6 +107,11 @@ export const envSchema = z.object({
   DLQ_UI_PORT: port(8233),
   /** Where `npm start` keeps the dev server's SQLite database. @defaultValue `.data` */
   DLQ_DATA_DIR: z.string().min(1).default('.data'),
+  /**
+   * Module whose `handlers` export (an array of `defineHandler` results) the standalone worker
+   * (`npm run worker`, the Docker image) registers. @defaultValue the built-in demo handlers
+   */
+  DLQ_HANDLERS_MODULE: optionalText,
   /** Publish the demo batch at `npm start`. @defaultValue `true` */
   DLQ_DEMO: boolean(true),
 });

@@ -1,0 +1,46 @@
+/**
+ * Standalone worker (`npm run worker`, the Docker image): set-up, then poll until SIGINT/SIGTERM.
+ * Handlers come from DLQ_HANDLERS_MODULE (its `handlers` export), or the demo handlers.
+ */
+import { resolve } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { ConfigError, loadConfig } from './config';
+import { buildConnectionOptions } from './connection';
+import { createLogger } from './logger';
+import { createWorker, installRuntimeLogger } from './worker';
+import { setupServer } from './setup';
+import type { AnyHandler } from './handlers';
+
+async function loadHandlers(modulePath: string | undefined): Promise<AnyHandler[]> {
+  if (!modulePath) return (await import('./demo')).demoHandlers;
+  const mod = (await import(resolve(modulePath))) as { handlers?: unknown };
+  if (!Array.isArray(mod.handlers)) {
+    throw new ConfigError([`DLQ_HANDLERS_MODULE=${modulePath}: the module must export \`handlers\`, an array of defineHandler(...) results`]);
+  }
+  return mod.handlers as AnyHandler[];
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config);
+  installRuntimeLogger(logger);
+  const handlers = await loadHandlers(config.DLQ_HANDLERS_MODULE);
+  const connection = await Connection.connect(buildConnectionOptions(config));
+  await setupServer(connection, { namespace: config.TEMPORAL_NAMESPACE, retentionMs: config.DLQ_RETENTION, logger });
+  await connection.close();
+  const worker = await createWorker({
+    handlers,
+    config,
+    logger,
+    connection: await NativeConnection.connect(buildConnectionOptions(config)),
+  });
+  // The SDK installs SIGINT/SIGTERM handlers that shut the worker down gracefully.
+  logger.info({ topics: handlers.map((h) => h.topic), taskQueue: config.TEMPORAL_TASK_QUEUE }, 'Worker polling');
+  await worker.run();
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(err instanceof ConfigError ? 2 : 1);
+});
