@@ -16,7 +16,9 @@ async function loadHandlers(modulePath: string | undefined): Promise<AnyHandler[
   if (!modulePath) return (await import('./demo')).demoHandlers;
   const mod = (await import(resolve(modulePath))) as { handlers?: unknown };
   if (!Array.isArray(mod.handlers)) {
-    throw new ConfigError([`DLQ_HANDLERS_MODULE=${modulePath}: the module must export \`handlers\`, an array of defineHandler(...) results`]);
+    throw new ConfigError([
+      `DLQ_HANDLERS_MODULE=${modulePath}: the module must export \`handlers\`, an array of defineHandler(...) results`,
+    ]);
   }
   return mod.handlers as AnyHandler[];
 }
@@ -27,7 +29,11 @@ async function main(): Promise<void> {
   installRuntimeLogger(logger);
   const handlers = await loadHandlers(config.DLQ_HANDLERS_MODULE);
   const connection = await Connection.connect(buildConnectionOptions(config));
-  await setupServer(connection, { namespace: config.TEMPORAL_NAMESPACE, retentionMs: config.DLQ_RETENTION, logger });
+  await setupServer(connection, {
+    namespace: config.TEMPORAL_NAMESPACE,
+    retentionMs: config.DLQ_RETENTION,
+    logger,
+  });
   await connection.close();
   const worker = await createWorker({
     handlers,
@@ -36,7 +42,10 @@ async function main(): Promise<void> {
     connection: await NativeConnection.connect(buildConnectionOptions(config)),
   });
   // The SDK installs SIGINT/SIGTERM handlers that shut the worker down gracefully.
-  logger.info({ topics: handlers.map((h) => h.topic), taskQueue: config.TEMPORAL_TASK_QUEUE }, 'Worker polling');
+  logger.info(
+    { topics: handlers.map((h) => h.topic), taskQueue: config.TEMPORAL_TASK_QUEUE },
+    'Worker polling',
+  );
   await worker.run();
 }
 

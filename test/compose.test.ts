@@ -15,12 +15,15 @@ interface Service {
   environment?: Record<string, string>;
   deploy?: { replicas?: number };
 }
-const compose = parse(readFileSync(join(__dirname, '..', 'docker-compose.yml'), 'utf8')) as { services: Record<string, Service> };
+const compose = parse(readFileSync(join(__dirname, '..', 'docker-compose.yml'), 'utf8')) as {
+  services: Record<string, Service>;
+};
 const services = compose.services;
 
 describe('docker-compose.yml', () => {
   it('runs PostgreSQL, a Temporal server, the Web UI and the worker', () => {
-    for (const name of ['postgresql', 'temporal', 'temporal-ui', 'worker']) assert.ok(services[name], `service ${name}`);
+    for (const name of ['postgresql', 'temporal', 'temporal-ui', 'worker'])
+      assert.ok(services[name], `service ${name}`);
     assert.match(services.postgresql!.image!, /^postgres:/);
     assert.match(services.temporal!.image!, /^temporalio\/server:/);
     assert.match(services['temporal-ui']!.image!, /^temporalio\/ui:/);
@@ -45,7 +48,8 @@ describe('docker-compose.yml', () => {
     assert.ok(worker.build);
     assert.ok((worker.deploy?.replicas ?? 1) >= 2);
     const env = worker.environment!;
-    for (const name of Object.keys(env)) assert.ok(CONFIG_VARIABLES.includes(name), `${name} is not read by src/config.ts`);
+    for (const name of Object.keys(env))
+      assert.ok(CONFIG_VARIABLES.includes(name), `${name} is not read by src/config.ts`);
     assert.equal(env.TEMPORAL_ADDRESS, 'temporal:7233');
     assert.equal(env.TEMPORAL_TASK_QUEUE, DEFAULT_TASK_QUEUE);
     assert.doesNotThrow(() => loadConfig(env), 'the worker environment passes config validation');
