@@ -1,7 +1,8 @@
 /** The message lifecycle against the real dev server: every class, repair, discard, duplicates, stages, re-drive, guards. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { openTestEnv, recordHistory, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
@@ -60,9 +61,12 @@ const handlers = [
     retry: { initialInterval: '100ms', maximumAttempts: 2 },
     redrive: { enabled: false },
     handle: async ({ signal }) => {
-      await new Promise((resolve) => {
+      await new Promise((resolve, reject) => {
         const t = setTimeout(resolve, 5000);
-        signal.addEventListener('abort', () => clearTimeout(t));
+        signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          reject(signal.reason as Error);
+        });
       });
       return 'late';
     },
@@ -347,6 +351,24 @@ describe('stages', () => {
     assert.equal(stageRuns.get(`key:${id}:transform:0`), 1);
     assert.equal(stageRuns.get(`key:${id}:transform:1`), 1);
     await recordHistory(env.client, id, 'stages-resumed');
+  });
+});
+
+describe('cancellation', () => {
+  it('cancelling a message workflow cancels it; it never parks as a failure', async () => {
+    const id = await send('slow', {});
+    const handle = env.client.workflow.getHandle(id);
+    await waitFor('stage started', async () =>
+      (await handle.describe()).raw.pendingActivities?.length ? true : undefined,
+    );
+    await handle.cancel();
+    await assert.rejects(
+      handle.result(),
+      (err: unknown) => err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure,
+    );
+    const state = await handle.query(stateQuery).catch(() => undefined);
+    assert.notEqual(state?.status, 'dead');
+    assert.equal((await sa(id)).status, undefined);
   });
 });
 

@@ -8,6 +8,7 @@ import {
   ApplicationFailure,
   condition,
   continueAsNew,
+  isCancellation,
   log,
   proxyActivities,
   proxyLocalActivities,
@@ -49,9 +50,11 @@ import { explainDeadLetter } from './explain';
 import { factsFromFailure, noHandlerFacts } from './failure-facts';
 import type { FailureFacts } from './failure-facts';
 
+// The route lookup is pure worker-side configuration: retry it until a worker answers (no attempt limit),
+// so an infrastructure hiccup never fails the workflow.
 const { lookupRoute } = proxyLocalActivities<MessageActivities>({
   startToCloseTimeout: '10s',
-  retry: { maximumAttempts: 5 },
+  retry: { maximumInterval: '1m' },
 });
 
 /** Activities that are not stages: short and retried a few times. */
@@ -144,8 +147,17 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
       };
     }
     if (changed && route?.hasSchema) {
-      const verdict = await validatePayload({ topic: state.envelope.topic, payload });
-      if (verdict.problems.length) return { ok: false, problems: verdict.problems };
+      try {
+        const verdict = await validatePayload({ topic: state.envelope.topic, payload });
+        if (verdict.problems.length) return { ok: false, problems: verdict.problems };
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        // The schema could not be checked (no worker for the topic answered): refuse rather than guess.
+        return {
+          ok: false,
+          problems: ['the payload could not be validated against the topic schema; try again'],
+        };
+      }
     }
     return { ok: true, input: retryInput, payload, changed };
   };
@@ -173,7 +185,12 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
     async (raw): Promise<RepairAccepted> => {
       repairInFlight = true;
       try {
-        const prepared = await prepareRetry(raw);
+        const checked = await prepareRetry(raw);
+        // A discard may have been applied while the schema check ran.
+        const prepared: typeof checked =
+          checked.ok && state.status !== 'dead'
+            ? { ok: false, problems: [`the message became ${state.status} while the repair was checked`] }
+            : checked;
         if (!prepared.ok) {
           const parsed = retryInputSchema.safeParse(raw);
           audit({
@@ -364,6 +381,7 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
         state.completedStages.push(stage);
         state.stageResults[stage] = result ?? null;
       } catch (err) {
+        if (isCancellation(err)) throw err; // an operator cancelled the workflow itself
         return { facts: factsFromFailure(err, stage, route), startedAt };
       }
     }
@@ -470,7 +488,12 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
           topic: dl.topic,
           reason: dl.reason,
         });
-        await reportSecurityFailure(dl);
+        try {
+          await reportSecurityFailure(dl);
+        } catch (err) {
+          if (isCancellation(err)) throw err;
+          log.error('The security alert could not be delivered; the message stays parked', { workflowId });
+        }
       }
     }
     const ended = await waitWhileDead();
