@@ -25,7 +25,9 @@ describe('workflow sandbox lint rule', () => {
     );
     try {
       const [result] = await new ESLint({ cwd: root }).lintFiles([file]);
-      const restricted = result!.messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.line);
+      const restricted = result!.messages
+        .filter((m) => m.ruleId === 'no-restricted-imports')
+        .map((m) => m.line);
       assert.deepEqual(restricted, [1, 2, 3]);
     } finally {
       rmSync(file, { force: true });
