@@ -21,7 +21,7 @@ let env: TestEnv;
 before(async () => {
   env = await openTestEnv();
   await env.startWorker([
-    defineHandler({ topic: 'smoke', handle: ({ payload }) => ({ echoed: payload }) }),
+    defineHandler<unknown>({ topic: 'smoke', handle: ({ payload }) => ({ echoed: payload }) }),
     defineHandler({
       topic: 'smoke-3',
       stages: ['a', 'b', 'c'].map((name) => ({ name, run: () => name })),
