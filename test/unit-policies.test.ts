@@ -16,6 +16,7 @@ import { failureFingerprint, normaliseErrorMessage } from '../src/shared/fingerp
 import { DEFAULT_REDRIVE_POLICY, redriveDelayMs } from '../src/shared/backoff';
 import { formatDuration, parseDuration } from '../src/shared/duration';
 import { messageWorkflowId, parseMessageWorkflowId } from '../src/shared/names';
+import type { AuditEntry, MessageState } from '../src/shared/types';
 
 describe('classifyError', () => {
   it('maps the catalogue classes by class and by name after crossing a process boundary', () => {
@@ -214,5 +215,31 @@ describe('durations and ids', () => {
     assert.equal(id, 'msg:orders:a:b:c');
     assert.deepEqual(parseMessageWorkflowId(id), { topic: 'orders', messageId: 'a:b:c' });
     assert.equal(parseMessageWorkflowId('other:x'), undefined);
+  });
+});
+
+describe('audit trail bound', () => {
+  it('drops the oldest rejected or ignored entries beyond the limit and keeps every decisive one', async () => {
+    const { trimAudit, MAX_AUDIT_ENTRIES } = await import('../workflows/audit');
+    const entry = (action: AuditEntry['action'], i: number): AuditEntry => ({
+      at: new Date(i).toISOString(),
+      action,
+      via: 'signal',
+      payloadVersionBefore: 1,
+      payloadVersionAfter: 1,
+    });
+    const state = {
+      audit: [
+        entry('parked', 0),
+        ...Array.from({ length: MAX_AUDIT_ENTRIES + 5 }, (_, i) => entry('retry-rejected', i + 1)),
+      ],
+    } as MessageState;
+    state.audit.push(entry('retry', 99_999));
+    trimAudit(state);
+    assert.equal(state.audit.length, MAX_AUDIT_ENTRIES);
+    assert.equal(state.auditDropped, 7);
+    assert.equal(state.audit[0]?.action, 'parked');
+    assert.equal(state.audit.at(-1)?.action, 'retry');
+    assert.equal(state.audit[1]?.at, new Date(8).toISOString(), 'the oldest rejections went first');
   });
 });

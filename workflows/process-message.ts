@@ -47,6 +47,7 @@ import { formatIssues, jsonProblem } from '../src/shared/envelope';
 import { applyMergePatch } from '../src/shared/merge-patch';
 import { jsonByteLength } from '../src/shared/size';
 import { explainDeadLetter } from './explain';
+import { trimAudit } from './audit';
 import { factsFromFailure, noHandlerFacts } from './failure-facts';
 import type { FailureFacts } from './failure-facts';
 
@@ -92,13 +93,15 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
 
   const audit = (
     entry: Omit<AuditEntry, 'at' | 'payloadVersionBefore' | 'payloadVersionAfter'> & Partial<AuditEntry>,
-  ) =>
+  ) => {
     state.audit.push({
       at: nowIso(),
       payloadVersionBefore: state.payloadVersion,
       payloadVersionAfter: state.payloadVersion,
       ...entry,
     });
+    trimAudit(state);
+  };
 
   const setStatus = (status: DlqStatusValue, extra: SearchAttributeUpdatePair[] = []) =>
     upsertSearchAttributes([{ key: DlqStatus, value: status }, ...extra]);

@@ -143,6 +143,8 @@ export interface MessageState {
   firstFailureAt?: string;
   deadLetter?: DeadLetter;
   audit: AuditEntry[];
+  /** Rejected or ignored actions dropped from `audit` to keep the state bounded (see MAX_AUDIT_ENTRIES). */
+  auditDropped?: number;
   /** The route of the current cycle, as the worker answered it. */
   route?: Route;
 }
