@@ -52,6 +52,12 @@ async function main(): Promise<number> {
           LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
         },
       });
+      // If the runner itself is stopped, stop the test process too: no orphan keeps polling a dead server.
+      const forward = (signal: NodeJS.Signals) => {
+        child.kill(signal);
+      };
+      process.once('SIGINT', forward);
+      process.once('SIGTERM', forward);
       child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
     });
   } finally {
