@@ -55,6 +55,8 @@ async function main(): Promise<number> {
       // If the runner itself is stopped, stop the test process too: no orphan keeps polling a dead server.
       const forward = (signal: NodeJS.Signals) => {
         child.kill(signal);
+        // Workers trap SIGINT/SIGTERM for a graceful shutdown, which waits on the server: do not wait forever.
+        setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
       };
       process.once('SIGINT', forward);
       process.once('SIGTERM', forward);
