@@ -105,6 +105,10 @@ export const envSchema = z.object({
   DLQ_DEV_SERVER_PORT: port(7233),
   /** Port of the dev server's Web UI. @defaultValue `8233` */
   DLQ_UI_PORT: port(8233),
+  /** Base URL of the Temporal Web UI, used for links printed by the CLI. @defaultValue `http://localhost:<DLQ_UI_PORT>` */
+  DLQ_UI_URL: optionalText.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), {
+    message: 'must be an http(s) URL, e.g. http://localhost:8233',
+  }),
   /** Where `npm start` keeps the dev server's SQLite database. @defaultValue `.data` */
   DLQ_DATA_DIR: z.string().min(1).default('.data'),
   /**
@@ -114,6 +118,27 @@ export const envSchema = z.object({
   DLQ_HANDLERS_MODULE: optionalText,
   /** Publish the demo batch at `npm start`. @defaultValue `true` */
   DLQ_DEMO: boolean(true),
+  /**
+   * Turns payload encryption (AES-256-GCM) on: `id:base64key` entries, comma-separated; the first encrypts,
+   * all decrypt (rotation). Checked by `dataConverterFromConfig`, which never echoes the keys. @defaultValue off
+   */
+  DLQ_ENCRYPTION_KEYS: optionalText,
+  /** File holding the same `id:base64key` entries (one per line, `#` comments); instead of DLQ_ENCRYPTION_KEYS. */
+  DLQ_ENCRYPTION_KEYS_FILE: optionalText,
+  /** Port of the codec server (`npm run codec-server`, and `npm start` with encryption on). @defaultValue `8888` */
+  DLQ_CODEC_PORT: port(8888),
+  /** Bearer token the codec server requires, when set. @defaultValue none (bound to 127.0.0.1 only) */
+  DLQ_CODEC_TOKEN: optionalText,
+  /** Browser origins allowed to call the codec server, comma-separated. @defaultValue the Web UI's origin */
+  DLQ_CODEC_CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((o) => o.trim().replace(/\/+$/, ''))
+        .filter(Boolean),
+    ),
 });
 
 export type Config = z.output<typeof envSchema>;

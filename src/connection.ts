@@ -4,6 +4,8 @@ import { Client, Connection } from '@temporalio/client';
 import type { ConnectionOptions } from '@temporalio/client';
 import { ConfigError } from './config';
 import type { Config } from './config';
+import { dataConverterFromConfig } from './data-converter';
+import type { EncryptionConfig } from './data-converter';
 
 type ConnectionConfig = Pick<
   Config,
@@ -60,10 +62,11 @@ export function buildConnectionOptions(
   };
 }
 
-/** Connects a client to the configured server and namespace. */
+/** Connects a client to the configured server and namespace, with the shared data converter (encryption). */
 export async function connectClient(
-  config: ConnectionConfig & Pick<Config, 'TEMPORAL_NAMESPACE'>,
+  config: ConnectionConfig & Pick<Config, 'TEMPORAL_NAMESPACE'> & EncryptionConfig,
 ): Promise<Client> {
+  const dataConverter = dataConverterFromConfig(config);
   const connection = await Connection.connect(buildConnectionOptions(config));
-  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
 }

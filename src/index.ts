@@ -9,6 +9,11 @@ export { loadConfig, ConfigError, CONFIG_VARIABLES } from './config';
 export type { Config } from './config';
 export { createLogger } from './logger';
 export { connectClient, buildConnectionOptions } from './connection';
+export { dataConverterFromConfig, codecFromConfig, encryptionEnabled } from './data-converter';
+export { AesGcmCodec, parseKeyRing, DecryptionError, EncryptionKeyError } from './encryption';
+export type { EncryptionKey } from './encryption';
+export { startCodecServer, codecServerFromConfig } from './codec-server';
+export type { CodecServer, CodecServerOptions } from './codec-server';
 export { setupServer, registerSearchAttributes, ensureRetention } from './setup';
 export {
   TemporaryError,

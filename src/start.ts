@@ -19,12 +19,20 @@ import { demoBatch, demoHandlers } from './demo';
 import { publishMany } from './publish';
 import { stateQuery } from './shared/definitions';
 import { uiListUrl } from './ui-links';
+import { dataConverterFromConfig, encryptionEnabled } from './data-converter';
+import { codecServerFromConfig } from './codec-server';
+import type { CodecServer } from './codec-server';
 
 async function main(): Promise<void> {
   let config = loadConfig();
   const logger = createLogger(config);
   installRuntimeLogger(logger);
   let devServer: DevServer | undefined;
+  // With encryption on, the codec server runs in-process so the dev server's Web UI can show payloads.
+  const codecServer: CodecServer | undefined = encryptionEnabled(config)
+    ? await codecServerFromConfig(config, { logger })
+    : undefined;
+  if (codecServer) logger.info({ url: codecServer.url }, 'Payload encryption on; codec server listening');
 
   const addressGiven = Boolean(process.env.TEMPORAL_ADDRESS);
   if (addressGiven && (await serverAnswers(config.TEMPORAL_ADDRESS))) {
@@ -43,6 +51,7 @@ async function main(): Promise<void> {
       port: config.DLQ_DEV_SERVER_PORT,
       uiPort: config.DLQ_UI_PORT,
       dbFilename: join(dataDir, 'temporal.db'),
+      ...(codecServer ? { extraArgs: ['--ui-codec-endpoint', codecServer.url] } : {}),
     });
     config = { ...config, TEMPORAL_ADDRESS: devServer.address };
     logger.info(
@@ -53,6 +62,7 @@ async function main(): Promise<void> {
 
   const stopServer = async () => {
     if (devServer) await devServer.stop();
+    if (codecServer) await codecServer.close();
   };
   try {
     const connection = await Connection.connect(buildConnectionOptions(config));
@@ -61,7 +71,11 @@ async function main(): Promise<void> {
       retentionMs: config.DLQ_RETENTION,
       logger,
     });
-    const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+    const client = new Client({
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      dataConverter: dataConverterFromConfig(config),
+    });
     const workerConnection = await NativeConnection.connect(buildConnectionOptions(config));
     const worker = await createWorker({
       handlers: demoHandlers,

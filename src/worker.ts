@@ -6,6 +6,7 @@ import type { Logger as PinoLogger } from 'pino';
 import { createMessageActivities } from '../activities/message-activities';
 import type { AnyHandler, Handler } from './handlers';
 import { buildConnectionOptions } from './connection';
+import { dataConverterFromConfig } from './data-converter';
 import { createLogger, PinoTemporalLogger } from './logger';
 import { loadConfig } from './config';
 import type { Config } from './config';
@@ -86,6 +87,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
       ...options.extraActivities,
     },
     maxCachedWorkflows: config.DLQ_MAX_CACHED_WORKFLOWS,
+    dataConverter: dataConverterFromConfig(config),
     ...options.workerOptions,
   });
 }

@@ -31,7 +31,21 @@ before(() => {
   ] as const) {
     execFileSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyOut, '-out', out, '-days', '1', '-subj', '/CN=dlq-test'],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        keyOut,
+        '-out',
+        out,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=dlq-test',
+      ],
       { stdio: 'ignore' },
     );
   }
@@ -72,7 +86,10 @@ describe('buildConnectionOptions', () => {
   });
 
   it('an API key implies TLS and is passed as apiKey', () => {
-    const options = build({ TEMPORAL_ADDRESS: 'us-east-1.aws.api.temporal.io:7233', TEMPORAL_API_KEY: 'key-123' });
+    const options = build({
+      TEMPORAL_ADDRESS: 'us-east-1.aws.api.temporal.io:7233',
+      TEMPORAL_API_KEY: 'key-123',
+    });
     assert.equal(options.apiKey, 'key-123');
     assert.deepEqual(options.tls, {});
   });

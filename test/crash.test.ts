@@ -41,23 +41,19 @@ const lines = (file: string): string[] =>
   existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
 
 async function startWorkerProcess(): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(__dirname, 'fixtures', 'crash-worker.ts')],
-    {
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: env.address,
-        TEMPORAL_TASK_QUEUE: env.taskQueue,
-        CRASH_LEDGER_DIR: ledger,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, 'fixtures', 'crash-worker.ts')], {
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: env.address,
+      TEMPORAL_TASK_QUEUE: env.taskQueue,
+      CRASH_LEDGER_DIR: ledger,
     },
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       if (d.toString().includes('ready')) resolve();
     });
     child.once('exit', (code) => reject(new Error(`crash worker exited (${code}) before ready: ${stderr}`)));
@@ -99,7 +95,11 @@ describe('worker crash', () => {
     let kills = 0;
     let restarts = 0;
     for (const threshold of [80, 260]) {
-      await waitFor(`${threshold} stage attempts`, async () => (attempts() >= threshold ? true : undefined), 120_000);
+      await waitFor(
+        `${threshold} stage attempts`,
+        () => Promise.resolve(attempts() >= threshold ? true : undefined),
+        120_000,
+      );
       await kill(worker);
       kills += 1;
       await new Promise((r) => setTimeout(r, 300));
@@ -142,7 +142,7 @@ describe('worker crash', () => {
       const status = runs.get(id)?.[0];
       const outcome =
         status === 'COMPLETED'
-          ? (await handle.result() as MessageOutcome).status
+          ? ((await handle.result()) as MessageOutcome).status
           : (await handle.query(stateQuery)).status;
       outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
       if (outcome !== EXPECTED[m.topic]) wrong.push(`${id}: ${outcome}, expected ${EXPECTED[m.topic]}`);

@@ -207,7 +207,7 @@ describe('encryption against the real server, and the codec server', () => {
     const input = started.input!.payloads![0]!;
     assert.equal(utf8(input.metadata!.encoding), ENCRYPTED_ENCODING);
     assert.equal(utf8(input.metadata![KEY_ID_METADATA]), 'active');
-    startPayload = payloadToJSON(input as Payload);
+    startPayload = payloadToJSON(input);
     // The state query answer is encrypted on the wire too: a client without the codec cannot read it.
     await assert.rejects(env.client.workflow.getHandle(workflowId).query(stateQuery));
   });

@@ -117,9 +117,18 @@ describe('log hygiene', () => {
 
     const records = capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     // The capture is real: handler logs, the security alert and the SDK's own logs all arrived.
-    assert.ok(records.some((r) => r.msg === 'processing'), 'handler log captured');
-    assert.ok(records.some((r) => r.alert === 'security-failure'), 'security alert captured');
-    assert.ok(records.some((r) => r.component === 'temporal-sdk'), 'SDK log captured');
+    assert.ok(
+      records.some((r) => r.msg === 'processing'),
+      'handler log captured',
+    );
+    assert.ok(
+      records.some((r) => r.alert === 'security-failure'),
+      'security alert captured',
+    );
+    assert.ok(
+      records.some((r) => r.component === 'temporal-sdk'),
+      'SDK log captured',
+    );
     const processing = records.find((r) => r.msg === 'processing')!;
     assert.equal(processing.payload, '[redacted]');
     assert.deepEqual(processing.headers, {
@@ -140,10 +149,7 @@ describe('log hygiene', () => {
     const plain = createLogger({ LOG_LEVEL: 'info', LOG_FORMAT: 'json', LOG_REDACT: [] }, sink);
     plain.info({ headers: { 'x-api-token': TOKEN_SECRET } }, 'no extra redaction');
     assert.ok(sink.lines[0]!.includes(TOKEN_SECRET));
-    const configured = createLogger(
-      loadConfig({ LOG_LEVEL: 'info', LOG_FORMAT: 'json', LOG_REDACT }),
-      sink,
-    );
+    const configured = createLogger(loadConfig({ LOG_LEVEL: 'info', LOG_FORMAT: 'json', LOG_REDACT }), sink);
     configured.info({ headers: { 'x-api-token': TOKEN_SECRET } }, 'configured');
     assert.ok(!sink.lines[1]!.includes(TOKEN_SECRET));
   });

@@ -139,6 +139,15 @@ function classOfHttp(status: number): { errorClass: ErrorClass; reason: string }
   return { errorClass: 'temporary', reason: `HTTP_${status}` };
 }
 
+/** `instanceof` that never throws: a Proxy's getPrototypeOf trap (or a revoked Proxy) may. */
+function isDlqError(err: unknown): err is DlqError {
+  try {
+    return err instanceof DlqError;
+  } catch {
+    return false;
+  }
+}
+
 function isZodError(err: unknown): boolean {
   return prop(err, 'name') === 'ZodError' && Array.isArray(prop(err, 'issues'));
 }
@@ -171,12 +180,11 @@ export function classifyError(err: unknown): Classification {
   });
 
   // 1. Our own catalogue, recognised by class, by name (crossed a process boundary), or by failure type.
-  const catalogued =
-    err instanceof DlqError
-      ? err.errorClass
-      : (errorClassOfType(name) ??
-        errorClassOfType(str(prop(err, 'type'))) ??
-        (ERROR_CLASSES as readonly string[]).find((c) => c === prop(err, 'errorClass')));
+  const catalogued = isDlqError(err)
+    ? err.errorClass
+    : (errorClassOfType(name) ??
+      errorClassOfType(str(prop(err, 'type'))) ??
+      (ERROR_CLASSES as readonly string[]).find((c) => c === prop(err, 'errorClass')));
   if (catalogued) {
     const reason = str(prop(err, 'reason')) ?? DEFAULT_REASON[catalogued as ErrorClass];
     const retryAfter = prop(err, 'retryAfterMs');
