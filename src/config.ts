@@ -3,7 +3,7 @@
  * bad value stops start-up with a message that names the variable and says what is allowed.
  */
 import { z } from 'zod';
-import { DEFAULT_TASK_QUEUE } from './shared/names';
+import { ANALYTICS_SCHEDULE_ID, DEFAULT_TASK_QUEUE } from './shared/names';
 import { DURATION_HINT, parseDuration } from './shared/duration';
 
 const duration = (fallback: string) =>
@@ -116,6 +116,23 @@ export const envSchema = z.object({
    * (`npm run worker`, the Docker image) registers. @defaultValue the built-in demo handlers
    */
   DLQ_HANDLERS_MODULE: optionalText,
+  /** Create or update the analytics schedule at start-up (`npm start`, `npm run worker`). @defaultValue `true` */
+  DLQ_ANALYTICS: boolean(true),
+  /** Id of the analytics schedule, for start-up and `dlq stats` / `dlq config`. @defaultValue `dlq-analytics` */
+  DLQ_ANALYTICS_SCHEDULE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,200}$/, 'must be 1-200 characters of A-Z a-z 0-9 . _ : -')
+    .default(ANALYTICS_SCHEDULE_ID),
+  /** Interval of the analytics schedule when start-up creates it (an existing one keeps its own). @defaultValue `5m` */
+  DLQ_ANALYTICS_INTERVAL: duration('5m'),
+  /** Webhook that receives alerts: a JSON POST with a Slack-compatible `text`. @defaultValue none (pino only) */
+  DLQ_ALERT_WEBHOOK_URL: optionalText.refine((v) => v === undefined || /^https?:\/\/[^\s]+$/.test(v), {
+    message: 'must be an http(s) URL, e.g. https://hooks.slack.com/services/…',
+  }),
+  /** HMAC-SHA256 key: each webhook body is signed in `X-DLQ-Signature: sha256=<hex>`. @defaultValue none (unsigned) */
+  DLQ_ALERT_WEBHOOK_SECRET: optionalText,
+  /** Timeout of one webhook request; Temporal retries a failed one. @defaultValue `10s` */
+  DLQ_ALERT_WEBHOOK_TIMEOUT: duration('10s'),
   /** Publish the demo batch at `npm start`. @defaultValue `true` */
   DLQ_DEMO: boolean(true),
   /**

@@ -128,7 +128,15 @@ describe('dlq CLI', () => {
   });
 
   it('publish: a single message from flags', async () => {
-    const run = await dlq('publish', '--topic', ORDERS, '--id', 'o-1', '--payload', '{"orderId":"o-1","quantity":"2"}');
+    const run = await dlq(
+      'publish',
+      '--topic',
+      ORDERS,
+      '--id',
+      'o-1',
+      '--payload',
+      '{"orderId":"o-1","quantity":"2"}',
+    );
     assert.equal(run.code, 0, run.err);
     assert.match(run.out, new RegExp(`published ${o1}`));
     await waitForStatus(env.client, o1, 'dead');
@@ -150,7 +158,11 @@ describe('dlq CLI', () => {
     ];
     const run = await dlq('publish', file('in.jsonl', lines.join('\n')), '--json');
     assert.equal(run.code, 1);
-    const report = run.json<{ published: number; refused: number; results: Array<{ line: number; ok: boolean; problems?: string[] }> }>();
+    const report = run.json<{
+      published: number;
+      refused: number;
+      results: Array<{ line: number; ok: boolean; problems?: string[] }>;
+    }>();
     assert.equal(report.published, 2);
     assert.equal(report.refused, 2);
     assert.deepEqual(
@@ -165,9 +177,19 @@ describe('dlq CLI', () => {
 
   it('publish: JSONL from stdin, in a child process', async () => {
     const stdin = [1, 2, 3]
-      .map((i) => JSON.stringify({ id: `g-${i}`, topic: GONE, payload: { customer: i, note: 'comma, "quote"\nnewline' } }))
+      .map((i) =>
+        JSON.stringify({
+          id: `g-${i}`,
+          topic: GONE,
+          payload: { customer: i, note: 'comma, "quote"\nnewline' },
+        }),
+      )
       .join('\n');
-    const run = await spawnDlq(['publish'], { TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: env.taskQueue }, stdin);
+    const run = await spawnDlq(
+      ['publish'],
+      { TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: env.taskQueue },
+      stdin,
+    );
     assert.equal(run.code, 0, run.err);
     assert.equal(run.out.match(/^line \d: published/gm)?.length, 3);
     for (const i of [1, 2, 3]) await waitForStatus(env.client, messageWorkflowId(GONE, `g-${i}`), 'dead');
@@ -177,12 +199,15 @@ describe('dlq CLI', () => {
     await visible(`DlqTopic = "${ORDERS}" AND DlqStatus = "dead"`, 3);
     const table = await dlq('list', '--topic', ORDERS);
     assert.equal(table.code, 0, table.err);
-    for (const col of ['id', 'topic', 'class', 'reason', 'attempts', 'age', 'error']) assert.match(table.out, new RegExp(col));
+    for (const col of ['id', 'topic', 'class', 'reason', 'attempts', 'age', 'error'])
+      assert.match(table.out, new RegExp(col));
     assert.match(table.out, /o-1 .*validation .*VALIDATION_ERROR/);
     assert.match(table.out, /3 shown of 3/);
     assert.match(table.out, /Web UI: http:\/\/ui\.example\.test\/namespaces\/default\/workflows\?query=/);
 
-    const json = (await dlq('list', '--topic', ORDERS, '--class', 'validation', '--reason', 'VALIDATION_ERROR', '--json')).json<{
+    const json = (
+      await dlq('list', '--topic', ORDERS, '--class', 'validation', '--reason', 'VALIDATION_ERROR', '--json')
+    ).json<{
       total: number;
       messages: Array<{ messageId: string; fingerprint: string; error?: string }>;
     }>();
@@ -192,8 +217,14 @@ describe('dlq CLI', () => {
 
     const group = json.messages[0]!.fingerprint;
     assert.equal((await dlq('list', '--group', group, '--json')).json<{ total: number }>().total >= 1, true);
-    assert.equal((await dlq('list', '--topic', ORDERS, '--class', 'security', '--json')).json<{ total: number }>().total, 0);
-    assert.equal((await dlq('list', '--topic', ORDERS, '--older-than', '1d', '--json')).json<{ total: number }>().total, 0);
+    assert.equal(
+      (await dlq('list', '--topic', ORDERS, '--class', 'security', '--json')).json<{ total: number }>().total,
+      0,
+    );
+    assert.equal(
+      (await dlq('list', '--topic', ORDERS, '--older-than', '1d', '--json')).json<{ total: number }>().total,
+      0,
+    );
     const raw = await dlq('list', '--query', `DlqTopic = "${GONE}" AND DlqAttempts >= 1`, '--json');
     assert.equal(raw.json<{ total: number }>().total, 3);
   });
@@ -228,7 +259,11 @@ describe('dlq CLI', () => {
     assert.match(run.out, /Audit trail/);
     assert.match(run.out, /parked/);
     assert.ok(run.out.includes(`Web UI: ${UI}/namespaces/default/workflows/${encodeURIComponent(o1)}`));
-    const byTopic = (await dlq('show', 'o-1', '--topic', ORDERS, '--json')).json<{ workflowId: string; status: string; uiUrl: string }>();
+    const byTopic = (await dlq('show', 'o-1', '--topic', ORDERS, '--json')).json<{
+      workflowId: string;
+      status: string;
+      uiUrl: string;
+    }>();
     assert.equal(byTopic.workflowId, o1);
     assert.equal(byTopic.status, 'dead');
     const scanned = (await dlq('show', 'g-1', '--json')).json<{ workflowId: string }>();
@@ -257,7 +292,7 @@ describe('dlq CLI', () => {
     assert.match(missing.err, /cannot read the file \(ENOENT\)/);
     const rejected = await dlq('retry', o1, '--patch', file('neg.json', '{"quantity": -1}'));
     assert.equal(rejected.code, 1);
-    assert.match(rejected.err, /repair rejected for msg:.*nothing changed:\n {2}- quantity:/);
+    assert.match(rejected.err, /repair rejected for msg:.*nothing changed:\n {2}- payload\.quantity:/);
     const unknown = await dlq('retry', `msg:${ORDERS}:nope`, '--patch', file('ok.json', '{"quantity": 2}'));
     assert.equal(unknown.code, 1);
     assert.match(unknown.err, /no message workflow/);
@@ -270,75 +305,139 @@ describe('dlq CLI', () => {
   });
 
   it('retry: a valid patch is accepted and the message recovers; retrying again is refused', async () => {
-    const run = await dlq('retry', 'o-1', '--topic', ORDERS, '--patch', file('fix.json', '{"quantity": 2}'), '--reason', 'string quantity', '--operator', 'alice');
+    const run = await dlq(
+      'retry',
+      'o-1',
+      '--topic',
+      ORDERS,
+      '--patch',
+      file('fix.json', '{"quantity": 2}'),
+      '--reason',
+      'string quantity',
+      '--operator',
+      'alice',
+    );
     assert.equal(run.code, 0, run.err);
     assert.match(run.out, /accepted .*retrying with payload v2/);
-    const outcome = await env.client.workflow.getHandle(o1).result();
-    assert.equal((outcome as { status: string }).status, 'recovered');
-    const shown = (await dlq('show', o1, '--json')).json<{ status: string; audit: Array<{ action: string; operator?: string; reason?: string }> }>();
+    const outcome = (await env.client.workflow.getHandle(o1).result()) as { status: string };
+    assert.equal(outcome.status, 'recovered');
+    const shown = (await dlq('show', o1, '--json')).json<{
+      status: string;
+      audit: Array<{ action: string; operator?: string; reason?: string }>;
+    }>();
     assert.equal(shown.status, 'recovered');
-    assert.ok(shown.audit.some((a) => a.action === 'retry' && a.operator === 'alice' && a.reason === 'string quantity'));
+    assert.ok(
+      shown.audit.some(
+        (a) => a.action === 'retry' && a.operator === 'alice' && a.reason === 'string quantity',
+      ),
+    );
     const again = await dlq('retry', o1);
     assert.equal(again.code, 1);
     assert.match(again.err, /is recovered, not dead/);
   });
 
-  it(`bulk retry: ${BULK_COUNT} parked messages in one group, dry run, patch, all recovered, re-run does nothing`, { timeout: 240_000 }, async () => {
-    const messages = Array.from({ length: BULK_COUNT }, (_, i) => ({
-      id: `b-${i}`,
-      topic: BULK,
-      payload: { orderId: `b-${i}`, quantity: String(i + 1), note: 'imported from csv' },
-    }));
-    const published = await publishMany(env.client, messages, { taskQueue: env.taskQueue });
-    assert.ok(published.every((r) => r.ok));
-    await visible(`DlqTopic = "${BULK}" AND DlqStatus = "dead"`, BULK_COUNT);
-    const listed = (await dlq('list', '--topic', BULK, '--limit', '1', '--no-errors', '--json')).json<{ messages: Array<{ fingerprint: string }> }>();
-    const group = listed.messages[0]!.fingerprint;
-    assert.equal((await dlq('list', '--group', group, '--json', '--no-errors', '--limit', '1')).json<{ total: number }>().total, BULK_COUNT);
+  it(
+    `bulk retry: ${BULK_COUNT} parked messages in one group, dry run, patch, all recovered, re-run does nothing`,
+    { timeout: 240_000 },
+    async () => {
+      const messages = Array.from({ length: BULK_COUNT }, (_, i) => ({
+        id: `b-${i}`,
+        topic: BULK,
+        payload: { orderId: `b-${i}`, quantity: String(i + 1), note: 'imported from csv' },
+      }));
+      const published = await publishMany(env.client, messages, { taskQueue: env.taskQueue });
+      assert.ok(published.every((r) => r.ok));
+      await visible(`DlqTopic = "${BULK}" AND DlqStatus = "dead"`, BULK_COUNT);
+      const listed = (await dlq('list', '--topic', BULK, '--limit', '1', '--no-errors', '--json')).json<{
+        messages: Array<{ fingerprint: string }>;
+      }>();
+      const group = listed.messages[0]!.fingerprint;
+      assert.equal(
+        (await dlq('list', '--group', group, '--json', '--no-errors', '--limit', '1')).json<{
+          total: number;
+        }>().total,
+        BULK_COUNT,
+      );
 
-    // The patch sets quantity from a string to a number: the same fix for the whole group.
-    const patch = file('bulk-fix.json', JSON.stringify({ quantity: 1, note: null }));
+      // The patch sets quantity from a string to a number: the same fix for the whole group.
+      const patch = file('bulk-fix.json', JSON.stringify({ quantity: 1, note: null }));
 
-    const dry = await dlq('retry', '--group', group, '--patch', patch, '--dry-run');
-    assert.equal(dry.code, 0, dry.err);
-    assert.match(dry.out, new RegExp(`Dry run: ${BULK_COUNT} dead message\\(s\\) match`));
-    assert.match(dry.out, /- {3}"quantity": "\d+",/);
-    assert.match(dry.out, /\+ {3}"quantity": 1/);
-    assert.match(dry.out, /- {3}"note": "imported from csv"/);
-    const dryJson = (await dlq('retry', '--group', group, '--patch', patch, '--dry-run', '--json', '--sample', '2')).json<{ count: number; previews: unknown[] }>();
-    assert.equal(dryJson.count, BULK_COUNT);
-    assert.equal(dryJson.previews.length, 2);
-    assert.equal((await env.client.workflow.count(`DlqTopic = "${BULK}" AND DlqStatus = "dead"`)).count, BULK_COUNT);
-    assert.equal((await state(messageWorkflowId(BULK, 'b-0'))).payloadVersion, 1);
+      const dry = await dlq('retry', '--group', group, '--patch', patch, '--dry-run');
+      assert.equal(dry.code, 0, dry.err);
+      assert.match(dry.out, new RegExp(`Dry run: ${BULK_COUNT} dead message\\(s\\) match`));
+      assert.match(dry.out, /- {3}"quantity": "\d+",/);
+      assert.match(dry.out, /\+ {3}"quantity": 1/);
+      assert.match(dry.out, /- {3}"note": "imported from csv"/);
+      const dryJson = (
+        await dlq('retry', '--group', group, '--patch', patch, '--dry-run', '--json', '--sample', '2')
+      ).json<{ count: number; previews: unknown[] }>();
+      assert.equal(dryJson.count, BULK_COUNT);
+      assert.equal(dryJson.previews.length, 2);
+      assert.equal(
+        (await env.client.workflow.count(`DlqTopic = "${BULK}" AND DlqStatus = "dead"`)).count,
+        BULK_COUNT,
+      );
+      assert.equal((await state(messageWorkflowId(BULK, 'b-0'))).payloadVersion, 1);
 
-    const unconfirmed = await dlq('retry', '--group', group, '--patch', patch);
-    assert.equal(unconfirmed.code, 1);
-    assert.match(unconfirmed.err, /pass --yes/);
+      const unconfirmed = await dlq('retry', '--group', group, '--patch', patch);
+      assert.equal(unconfirmed.code, 1);
+      assert.match(unconfirmed.err, /pass --yes/);
 
-    const started = Date.now();
-    const run = await dlq('retry', '--group', group, '--patch', patch, '--rate', '400/s', '--concurrency', '16', '--yes', '--json');
-    assert.equal(run.code, 0, run.err + run.out);
-    const report = run.json<{ selected: number; accepted: number; rejected: number; errors: number }>();
-    assert.equal(report.accepted, BULK_COUNT);
-    assert.equal(report.rejected + report.errors, 0);
-    assert.ok(Date.now() - started >= ((BULK_COUNT - 1) / 400) * 1000 - 50, 'rate-limited');
-    await visible(`DlqTopic = "${BULK}" AND DlqStatus = "recovered"`, BULK_COUNT);
-    const sample = (await env.client.workflow.getHandle(messageWorkflowId(BULK, 'b-7')).result()) as { payloadVersion: number };
-    assert.equal(sample.payloadVersion, 2);
+      const started = Date.now();
+      const run = await dlq(
+        'retry',
+        '--group',
+        group,
+        '--patch',
+        patch,
+        '--rate',
+        '400/s',
+        '--concurrency',
+        '16',
+        '--yes',
+        '--json',
+      );
+      assert.equal(run.code, 0, run.err + run.out);
+      const report = run.json<{ selected: number; accepted: number; rejected: number; errors: number }>();
+      assert.equal(report.accepted, BULK_COUNT);
+      assert.equal(report.rejected + report.errors, 0);
+      assert.ok(Date.now() - started >= ((BULK_COUNT - 1) / 400) * 1000 - 50, 'rate-limited');
+      await visible(`DlqTopic = "${BULK}" AND DlqStatus = "recovered"`, BULK_COUNT);
+      const sample = (await env.client.workflow.getHandle(messageWorkflowId(BULK, 'b-7')).result()) as {
+        payloadVersion: number;
+      };
+      assert.equal(sample.payloadVersion, 2);
 
-    const rerun = await dlq('retry', '--group', group, '--patch', patch, '--yes', '--json');
-    assert.equal(rerun.code, 0, rerun.err);
-    assert.equal(rerun.json<{ selected: number; accepted: number }>().accepted, 0);
-    assert.equal(rerun.json<{ selected: number }>().selected, 0);
-  });
+      const rerun = await dlq('retry', '--group', group, '--patch', patch, '--yes', '--json');
+      assert.equal(rerun.code, 0, rerun.err);
+      assert.equal(rerun.json<{ selected: number; accepted: number }>().accepted, 0);
+      assert.equal(rerun.json<{ selected: number }>().selected, 0);
+    },
+  );
 
   it('bulk retry: a patch the schema rejects is reported per message and nothing changes', async () => {
-    const run = await dlq('retry', '--topic', ORDERS, '--patch', file('neg2.json', '{"quantity": -5}'), '--yes', '--json');
+    const run = await dlq(
+      'retry',
+      '--topic',
+      ORDERS,
+      '--patch',
+      file('neg2.json', '{"quantity": -5}'),
+      '--yes',
+      '--json',
+    );
     assert.equal(run.code, 1);
-    const report = run.json<{ selected: number; rejected: number; failures: Array<{ verdict: string; problems: string[] }> }>();
+    const report = run.json<{
+      selected: number;
+      rejected: number;
+      failures: Array<{ verdict: string; problems: string[] }>;
+    }>();
     assert.equal(report.selected, 2);
     assert.equal(report.rejected, 2);
-    assert.ok(report.failures.every((f) => f.verdict === 'rejected' && f.problems.some((p) => p.startsWith('quantity:'))));
+    assert.ok(
+      report.failures.every(
+        (f) => f.verdict === 'rejected' && f.problems.some((p) => p.startsWith('payload.quantity:')),
+      ),
+    );
     for (const id of ['o-2', 'o-3']) {
       const s = await state(messageWorkflowId(ORDERS, id));
       assert.equal(s.status, 'dead');
@@ -363,7 +462,7 @@ describe('dlq CLI', () => {
     const csvPath = join(dir, 'out.csv');
     const csvRun = await dlq('export', '--topic', GONE, '--format', 'csv', '--out', csvPath);
     assert.equal(csvRun.code, 0, csvRun.err);
-    const rows = parse(readFileSync(csvPath, 'utf8'), { columns: true }) as Array<Record<string, string>>;
+    const rows = parse<Record<string, string>>(readFileSync(csvPath, 'utf8'), { columns: true });
     assert.equal(rows.length, 3);
     for (const row of rows) {
       assert.equal(row.reason, 'HTTP_404');
@@ -385,9 +484,16 @@ describe('dlq CLI', () => {
     assert.match(unknown.err, /no message workflow/);
     const one = await dlq('discard', g1, '--reason', 'customer deleted', '--operator', 'bob');
     assert.equal(one.code, 0, one.err);
-    const outcome = (await env.client.workflow.getHandle(g1).result()) as { status: string; audit: Array<{ action: string; reason?: string; operator?: string }> };
+    const outcome = (await env.client.workflow.getHandle(g1).result()) as {
+      status: string;
+      audit: Array<{ action: string; reason?: string; operator?: string }>;
+    };
     assert.equal(outcome.status, 'discarded');
-    assert.ok(outcome.audit.some((a) => a.action === 'discard' && a.reason === 'customer deleted' && a.operator === 'bob'));
+    assert.ok(
+      outcome.audit.some(
+        (a) => a.action === 'discard' && a.reason === 'customer deleted' && a.operator === 'bob',
+      ),
+    );
 
     await visible(`DlqTopic = "${GONE}" AND DlqStatus = "dead"`, 2);
     const refused = await dlq('discard', '--topic', GONE, '--reason', 'cleanup');
@@ -406,13 +512,24 @@ describe('dlq CLI', () => {
 
   it('discard --server-side: Temporal batch operation signals every selected message', async () => {
     await visible(`DlqTopic = "${ORDERS}" AND DlqStatus = "dead"`, 2);
-    const run = await dlq('discard', '--topic', ORDERS, '--reason', 'batch cleanup', '--server-side', '--yes', '--json');
+    const run = await dlq(
+      'discard',
+      '--topic',
+      ORDERS,
+      '--reason',
+      'batch cleanup',
+      '--server-side',
+      '--yes',
+      '--json',
+    );
     assert.equal(run.code, 0, run.err);
     const report = run.json<{ state: string; total: number; completed: number; failed: number }>();
     assert.equal(report.state, 'COMPLETED');
     assert.equal(report.completed, 2);
     for (const id of ['o-2', 'o-3']) {
-      const outcome = (await env.client.workflow.getHandle(messageWorkflowId(ORDERS, id)).result()) as { status: string };
+      const outcome = (await env.client.workflow.getHandle(messageWorkflowId(ORDERS, id)).result()) as {
+        status: string;
+      };
       assert.equal(outcome.status, 'discarded');
     }
   });

@@ -7,16 +7,32 @@ import {
   EXIT_USER_ERROR,
   UserError,
 } from './context';
+import * as publishCommand from './commands/publish';
+import * as listCommand from './commands/list';
+import * as showCommand from './commands/show';
+import * as retryCommand from './commands/retry';
+import * as discardCommand from './commands/discard';
+import * as exportCommand from './commands/export';
 
 /** Command modules: each exports `register(program, ctx)`. */
 const COMMANDS: Array<{ register: (program: Command, ctx: ReturnType<typeof createCliContext>) => void }> = [
   // Command modules are added here, one line each.
+  publishCommand,
+  listCommand,
+  showCommand,
+  retryCommand,
+  discardCommand,
+  exportCommand,
 ];
 
 export async function runCli(argv: string[], ctx = createCliContext()): Promise<number> {
   const program = new Command('dlq')
     .description('Operate temporal-dlq: find, inspect, repair, retry, discard and export parked messages.')
     .showHelpAfterError()
+    .configureOutput({
+      writeOut: (text) => ctx.print(text.trimEnd()),
+      writeErr: (text) => ctx.warn(text.trimEnd()),
+    })
     .exitOverride();
   for (const command of COMMANDS) command.register(program, ctx);
   try {
