@@ -40,5 +40,9 @@ export function explainDeadLetter(dl: DeadLetter): string {
     `CLI: \`dlq show ${dl.messageId} --topic ${dl.topic}\` · \`dlq retry ${dl.workflowId} --patch fix.json\``,
     `Fingerprint (failure group): \`${dl.fingerprint}\``,
   ];
-  return lines.filter((l) => l !== '').join('\n');
+  // Markdown: paragraphs need blank lines between them; list items keep single newlines.
+  return lines
+    .filter((l) => l !== '')
+    .map((l, i, all) => (i > 0 && !(l.startsWith('- ') && all[i - 1]!.startsWith('- ')) ? `\n${l}` : l))
+    .join('\n');
 }
