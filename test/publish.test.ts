@@ -63,7 +63,7 @@ describe('publishMany', () => {
       publish(env.client, { id, topic: 'bad:topic', payload: 1 }, { taskQueue: env.taskQueue }),
       (err: unknown) => err instanceof PublishError && err.code === 'INVALID_ENVELOPE',
     );
-    const { count } = await env.client.workflow.count(`WorkflowId STARTS_WITH "msg:bad"`);
+    const { count } = await env.client.workflow.count(`WorkflowId = "msg:bad:topic:${id}"`);
     assert.equal(count, 0);
   });
 });
