@@ -39,3 +39,21 @@ export { applyMergePatch } from './shared/merge-patch';
 export { failureFingerprint, normaliseErrorMessage } from './shared/fingerprint';
 export type * from './shared/types';
 export { retryInputSchema, discardInputSchema } from './shared/types';
+export {
+  ensureAnalyticsSchedule,
+  getAnalyticsSettings,
+  updateAnalyticsSettings,
+  lastAnalyticsResult,
+  AnalyticsSettingsError,
+  AnalyticsScheduleMissingError,
+} from './analytics/schedule';
+export type {
+  AnalyticsSettings,
+  AnalyticsSettingsChange,
+  EnsureAnalyticsScheduleOptions,
+} from './analytics/schedule';
+export { computeSnapshot } from './analytics/snapshot';
+export { signBody, SIGNATURE_HEADER } from './analytics/webhook';
+export { analyticsConfigSchema } from './shared/analytics';
+export type * from './shared/analytics';
+export { evaluateRules, transitionAlerts, evaluateAlerts } from './shared/alert-rules';

@@ -15,6 +15,7 @@ import { ensureTemporalCli } from './temporal-cli';
 import { serverAnswers, startDevServer } from './dev-server';
 import type { DevServer } from './dev-server';
 import { setupServer } from './setup';
+import { ensureAnalyticsSchedule } from './analytics/schedule';
 import { demoBatch, demoHandlers } from './demo';
 import { publishMany } from './publish';
 import { stateQuery } from './shared/definitions';
@@ -95,6 +96,15 @@ async function main(): Promise<void> {
     process.on('SIGTERM', () => shutdown('SIGTERM'));
 
     const running = worker.run();
+    if (config.DLQ_ANALYTICS) {
+      await ensureAnalyticsSchedule(client, {
+        scheduleId: config.DLQ_ANALYTICS_SCHEDULE_ID,
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        interval: config.DLQ_ANALYTICS_INTERVAL,
+        topics: demoHandlers.map((h) => h.topic),
+        logger,
+      });
+    }
     const uiBase = devServer?.uiUrl ?? `http://127.0.0.1:${config.DLQ_UI_PORT}`;
     logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'Worker polling');
     if (config.DLQ_DEMO)

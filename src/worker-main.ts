@@ -3,13 +3,15 @@
  * Handlers come from DLQ_HANDLERS_MODULE (its `handlers` export), or the demo handlers.
  */
 import { resolve } from 'node:path';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { ConfigError, loadConfig } from './config';
 import { buildConnectionOptions } from './connection';
 import { createLogger } from './logger';
 import { createWorker, installRuntimeLogger } from './worker';
 import { setupServer } from './setup';
+import { dataConverterFromConfig } from './data-converter';
+import { ensureAnalyticsSchedule } from './analytics/schedule';
 import type { AnyHandler } from './handlers';
 
 async function loadHandlers(modulePath: string | undefined): Promise<AnyHandler[]> {
@@ -34,6 +36,22 @@ async function main(): Promise<void> {
     retentionMs: config.DLQ_RETENTION,
     logger,
   });
+  if (config.DLQ_ANALYTICS) {
+    await ensureAnalyticsSchedule(
+      new Client({
+        connection,
+        namespace: config.TEMPORAL_NAMESPACE,
+        dataConverter: dataConverterFromConfig(config),
+      }),
+      {
+        scheduleId: config.DLQ_ANALYTICS_SCHEDULE_ID,
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        interval: config.DLQ_ANALYTICS_INTERVAL,
+        topics: handlers.map((h) => h.topic),
+        logger,
+      },
+    );
+  }
   await connection.close();
   const worker = await createWorker({
     handlers,

@@ -3,9 +3,11 @@ import { existsSync } from 'node:fs';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { WorkerOptions } from '@temporalio/worker';
 import type { Logger as PinoLogger } from 'pino';
+import type { Client } from '@temporalio/client';
 import { createMessageActivities } from '../activities/message-activities';
+import { createAnalyticsActivities } from '../activities/analytics-activities';
 import type { AnyHandler, Handler } from './handlers';
-import { buildConnectionOptions } from './connection';
+import { buildConnectionOptions, connectClient } from './connection';
 import { dataConverterFromConfig } from './data-converter';
 import { createLogger, PinoTemporalLogger } from './logger';
 import { loadConfig } from './config';
@@ -28,7 +30,12 @@ export interface CreateWorkerOptions {
   workflowBundlePath?: string;
   /** Install pino as the Temporal Runtime logger (once per process). @defaultValue `true` */
   installRuntimeLogger?: boolean;
-  /** Extra activities, e.g. the analytics ones. @defaultValue `{}` */
+  /**
+   * Client the analytics activities query visibility with (`dlqAnalytics` runs on this worker).
+   * @defaultValue a client connected from `config` on the first analytics run, then reused
+   */
+  analyticsClient?: Client;
+  /** Extra activities. @defaultValue `{}` */
   extraActivities?: Record<string, (...args: any[]) => Promise<unknown>>; // eslint-disable-line @typescript-eslint/no-explicit-any
   /** Passed through to `Worker.create` (tuning, identity, interceptors). @defaultValue `{}` */
   workerOptions?: Partial<WorkerOptions>;
@@ -64,6 +71,9 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     handlers.set(handler.topic, handler as Handler<unknown>);
   }
   const connection = options.connection ?? (await NativeConnection.connect(buildConnectionOptions(config)));
+  let analyticsClient: Promise<Client> | undefined = options.analyticsClient
+    ? Promise.resolve(options.analyticsClient)
+    : undefined;
   const bundlePath = options.workflowBundlePath ?? WORKFLOW_BUNDLE_PATH;
   const workflowSource = existsSync(bundlePath)
     ? { workflowBundle: { codePath: bundlePath } }
@@ -83,6 +93,24 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
           maxRepairCycles: config.DLQ_MAX_REPAIR_CYCLES,
           maxPayloadBytes: config.DLQ_MAX_PAYLOAD_BYTES,
         },
+      }),
+      ...createAnalyticsActivities({
+        // Memoised; a failed connection is forgotten so the next attempt (Temporal retries it) reconnects.
+        client: () =>
+          (analyticsClient ??= connectClient(config).catch((err: unknown) => {
+            analyticsClient = undefined;
+            throw err;
+          })),
+        logger,
+        ...(config.DLQ_ALERT_WEBHOOK_URL
+          ? {
+              webhook: {
+                url: config.DLQ_ALERT_WEBHOOK_URL,
+                timeoutMs: config.DLQ_ALERT_WEBHOOK_TIMEOUT,
+                ...(config.DLQ_ALERT_WEBHOOK_SECRET ? { secret: config.DLQ_ALERT_WEBHOOK_SECRET } : {}),
+              },
+            }
+          : {}),
       }),
       ...options.extraActivities,
     },

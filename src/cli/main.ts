@@ -13,6 +13,8 @@ import * as showCommand from './commands/show';
 import * as retryCommand from './commands/retry';
 import * as discardCommand from './commands/discard';
 import * as exportCommand from './commands/export';
+import * as statsCommand from './commands/stats';
+import * as configCommand from './commands/config';
 
 /** Command modules: each exports `register(program, ctx)`. */
 const COMMANDS: Array<{ register: (program: Command, ctx: ReturnType<typeof createCliContext>) => void }> = [
@@ -23,6 +25,8 @@ const COMMANDS: Array<{ register: (program: Command, ctx: ReturnType<typeof crea
   retryCommand,
   discardCommand,
   exportCommand,
+  statsCommand,
+  configCommand,
 ];
 
 export async function runCli(argv: string[], ctx = createCliContext()): Promise<number> {
