@@ -11,7 +11,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { z } from 'zod';
-import { openTestEnv, uid, waitFor, waitForStatus } from './helpers';
+import { openTestEnv, recordHistory, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
 import { defineHandler } from '../src/handlers';
 import { publish } from '../src/publish';
@@ -151,8 +151,15 @@ async function runOnce(scheduleId: string): Promise<AnalyticsResult> {
   });
   assert.equal(action.action.type, 'startWorkflow');
   const { workflowId, firstExecutionRunId } = action.action.workflow;
-  return (await env.client.workflow.getHandle(workflowId, firstExecutionRunId).result()) as AnalyticsResult;
+  const result = (await env.client.workflow
+    .getHandle(workflowId, firstExecutionRunId)
+    .result()) as AnalyticsResult;
+  // The first runs (with and without a previous result) become replay histories.
+  if (recordedRuns < 4)
+    await recordHistory(env.client, workflowId, `analytics-run-${++recordedRuns}`, firstExecutionRunId);
+  return result;
 }
+let recordedRuns = 0;
 
 // ---- CLI, in-process with captured output --------------------------------------------------------
 async function dlq(scheduleId: string, ...argv: string[]) {

@@ -28,6 +28,8 @@ describe('replay of committed histories', () => {
       'expired',
       'continued-as-new-final',
       'security-parked',
+      'analytics-run-1',
+      'analytics-run-2',
     ]) {
       assert.ok(
         names.includes(required),
