@@ -1,5 +1,8 @@
 /** Test helpers: a client and workers on the suite's real dev server, each test file on its own task queue. */
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import type { Worker } from '@temporalio/worker';
@@ -143,9 +146,6 @@ export async function recordHistory(
   runId?: string,
 ): Promise<void> {
   if (process.env.DLQ_RECORD_HISTORIES !== '1') return;
-  const { execFileSync } = await import('node:child_process');
-  const { writeFile, mkdir } = await import('node:fs/promises');
-  const { join } = await import('node:path');
   const address = (client.connection as Connection).options.address;
   const json = execFileSync(
     requireEnv('DLQ_TEST_TEMPORAL_CLI'),

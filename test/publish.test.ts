@@ -51,7 +51,10 @@ describe('publishMany', () => {
 
   it('publishes an async stream with bounded concurrency', async () => {
     async function* stream() {
-      for (let i = 0; i < 40; i++) yield { id: uid(), topic: 'bulk', payload: { i } };
+      for (let i = 0; i < 40; i++) {
+        await new Promise((r) => setImmediate(r)); // a real asynchronous source
+        yield { id: uid(), topic: 'bulk', payload: { i } };
+      }
     }
     const results = await publishMany(env.client, stream(), { taskQueue: env.taskQueue, concurrency: 8 });
     assert.equal(results.length, 40);
@@ -65,6 +68,9 @@ describe('publishMany', () => {
       (err: unknown) => err instanceof PublishError && err.code === 'INVALID_ENVELOPE',
     );
     // describe() reads the execution itself (strongly consistent), unlike a visibility count.
-    await assert.rejects(env.client.workflow.getHandle(`msg:bad:topic:${id}`).describe(), WorkflowNotFoundError);
+    await assert.rejects(
+      env.client.workflow.getHandle(`msg:bad:topic:${id}`).describe(),
+      WorkflowNotFoundError,
+    );
   });
 });
