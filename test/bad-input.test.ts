@@ -218,7 +218,19 @@ const corruption: fc.Arbitrary<Corruption> = fc.oneof(
           k,
         ),
     )
-    .map((k) => mk('unknown field', (m) => void (m[k] = 1))),
+    // defineProperty, not assignment: `m['__proto__'] = 1` would set nothing, while JSON.parse creates the key.
+    .map((k) =>
+      mk(
+        'unknown field',
+        (m) =>
+          void Object.defineProperty(m, k, {
+            value: 1,
+            enumerable: true,
+            configurable: true,
+            writable: true,
+          }),
+      ),
+    ),
   fc
     .oneof(fc.string(), fc.integer())
     .filter((v) => typeof v !== 'string' || Number.isNaN(Date.parse(v)))
