@@ -12,8 +12,10 @@ const lock = join(root, 'package-lock.json');
 const stale =
   !existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs + 1000);
 if (stale) {
-  process.stderr.write('Installing npm dependencies (npm ci)...\n');
+  // `npm install` (not `npm ci`): it installs the locked versions too, and npm 11's `npm ci` refuses a lock
+  // file that, as npm itself writes it, leaves out other platforms' optional packages (@swc/core-darwin-*).
+  process.stderr.write('Installing npm dependencies (npm install, locked versions)...\n');
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const result = spawnSync(npm, ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  const result = spawnSync(npm, ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
