@@ -1,0 +1,145 @@
+/** Bench options: flags (commander), then `BENCH_*` environment variables, then defaults; checked with zod. */
+import { Command } from 'commander';
+import { z } from 'zod';
+import { workerTuningSchema } from './ipc';
+
+const positive = z.coerce.number().int().positive();
+const sizes = z
+  .string()
+  .transform((v) => v.split(',').map((s) => Number(s.trim())))
+  .pipe(z.array(z.number().int().positive()).min(1));
+
+export const benchOptionsSchema = z.object({
+  quick: z.boolean(),
+  /** Happy-path messages per round (and baseline workflows per round). */
+  happy: positive,
+  /** Rounds of baseline then DLQ, interleaved; figures sum all rounds. */
+  rounds: positive.max(10),
+  /** Messages that park, for the park latency percentiles. */
+  park: positive,
+  /** Park latency: messages in flight at once. */
+  parkConcurrency: positive,
+  /** Parked totals at which analytics is measured, ascending; the last is also the worker-memory size. */
+  analyticsSizes: sizes,
+  /** Parked messages in the failure group the bulk retry repairs (part of the largest size). */
+  bulk: positive,
+  /** Bulk retry: repairs in flight (the CLI's `--concurrency`). */
+  bulkConcurrency: positive.max(256),
+  /** publishMany's concurrency, the same for the baseline's starts. */
+  publishConcurrency: positive,
+  /** DLQ_MAX_CACHED_WORKFLOWS of both workers. */
+  maxCached: z.coerce.number().int().min(0),
+  /** BullMQ: happy-path jobs and failed jobs. */
+  bullmq: z.coerce.number().int().min(0),
+  bullmqFailed: z.coerce.number().int().min(0),
+  redisUrl: z
+    .string()
+    .regex(/^redis:\/\/(127\.0\.0\.1|localhost)(:\d+)?$/, 'must be a redis:// URL on 127.0.0.1'),
+  /** Profile a separate happy-path run of each worker with --cpu-prof. */
+  profile: z.boolean(),
+  /** Messages of the profiled run. */
+  profileMessages: positive,
+  /** Extra WorkerOptions for both workers, as JSON. */
+  workerOptions: z
+    .string()
+    .transform((v, ctx) => {
+      try {
+        return JSON.parse(v) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(workerTuningSchema),
+  /** Where the result JSON goes. */
+  resultsDir: z.string().min(1),
+});
+export type BenchOptions = z.output<typeof benchOptionsSchema>;
+
+const DEFAULTS = {
+  happy: '2000',
+  rounds: '2',
+  park: '300',
+  parkConcurrency: '4',
+  analyticsSizes: '1000,5000,20000',
+  bulk: '5000',
+  bulkConcurrency: '8',
+  publishConcurrency: '32',
+  maxCached: '1000',
+  bullmq: '2000',
+  bullmqFailed: '1000',
+  redisUrl: 'redis://127.0.0.1:6379',
+  profileMessages: '1000',
+  workerOptions: '{}',
+} as const;
+
+const QUICK = {
+  happy: '200',
+  rounds: '1',
+  park: '40',
+  analyticsSizes: '100,300,600',
+  bulk: '150',
+  bullmq: '200',
+  bullmqFailed: '100',
+  profileMessages: '200',
+} as const;
+
+type Key = keyof typeof DEFAULTS;
+const envName = (key: string) => `BENCH_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+
+/** Parses argv (without node and script) and the environment. Throws with every problem listed. */
+export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): BenchOptions {
+  const program = new Command('bench')
+    .description('temporal-dlq benchmark against a bare-Temporal baseline, in one run')
+    .option('--quick', 'small sizes, for development')
+    .option('--happy <n>', `happy-path messages per round (env ${envName('happy')})`)
+    .option('--rounds <n>', 'interleaved baseline/DLQ rounds')
+    .option('--park <n>', 'messages measured for park latency')
+    .option('--park-concurrency <n>', 'park latency: messages in flight')
+    .option('--analytics-sizes <list>', 'parked totals for analytics, e.g. 1000,5000,20000')
+    .option('--bulk <n>', 'messages in the bulk-retried failure group')
+    .option('--bulk-concurrency <n>', "bulk retry's --concurrency")
+    .option('--publish-concurrency <n>', 'publishMany concurrency (and baseline starts)')
+    .option('--max-cached <n>', 'DLQ_MAX_CACHED_WORKFLOWS of both workers')
+    .option('--bullmq <n>', 'BullMQ happy-path jobs (0 skips BullMQ)')
+    .option('--bullmq-failed <n>', 'BullMQ failed jobs retried')
+    .option('--redis-url <url>', 'Redis for BullMQ')
+    .option('--no-profile', 'skip the CPU profile runs')
+    .option('--profile-messages <n>', 'messages in each profiled run')
+    .option(
+      '--worker-options <json>',
+      'extra WorkerOptions for both workers, e.g. {"maxConcurrentWorkflowTaskPolls":4}',
+    )
+    .option('--results-dir <dir>', 'where the result JSON goes')
+    .exitOverride();
+  program.parse(argv, { from: 'user' });
+  const flags = program.opts<Record<string, unknown>>();
+  const quick = flags.quick === true || env.BENCH_QUICK === '1';
+  const pick = (key: Key): unknown =>
+    flags[key] ??
+    env[envName(key)] ??
+    (quick ? (QUICK as Partial<Record<Key, string>>)[key] : undefined) ??
+    DEFAULTS[key];
+  const raw = {
+    quick,
+    ...Object.fromEntries((Object.keys(DEFAULTS) as Key[]).map((k) => [k, pick(k)])),
+    profile: flags.profile !== false && env.BENCH_PROFILE !== '0',
+    resultsDir: flags.resultsDir ?? env.BENCH_RESULTS_DIR ?? 'bench/results',
+  };
+  const parsed = benchOptionsSchema.safeParse(raw);
+  if (!parsed.success)
+    throw new Error(
+      `Invalid bench options:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.')}: ${i.message}`).join('\n')}`,
+    );
+  const o = parsed.data;
+  const sorted = [...o.analyticsSizes].sort((a, b) => a - b);
+  if (sorted.join() !== o.analyticsSizes.join()) throw new Error('--analytics-sizes must be ascending');
+  const largest = sorted[sorted.length - 1] ?? 0;
+  if (o.bulk + o.park > largest)
+    throw new Error(
+      `--bulk (${o.bulk}) plus --park (${o.park}) must not exceed the largest analytics size (${largest})`,
+    );
+  if (o.park > (sorted[0] ?? 0))
+    throw new Error(`--park (${o.park}) must not exceed the smallest analytics size`);
+  return o;
+}

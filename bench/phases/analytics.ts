@@ -1,0 +1,57 @@
+/**
+ * Analytics cost: one `computeSnapshot` (the function the `dlqAnalytics` workflow's activity runs) at a
+ * parked total. Server calls are counted on the client's WorkflowService, by method; the snapshot's own
+ * `serverCalls` is reported beside them.
+ */
+import { computeSnapshot } from '../../src/analytics/snapshot';
+import { analyticsConfigSchema } from '../../src/shared/analytics';
+import { FAIL_TOPICS, TOPIC_BULK, TOPIC_PARK } from '../handlers';
+import type { BenchContext } from '../context';
+import { median, round } from '../stats';
+
+export interface AnalyticsCost {
+  parked: number;
+  /** What the snapshot counted as parked (should equal `parked`). */
+  snapshotTotal: number;
+  repeats: number;
+  wallMs: { median: number; min: number; max: number };
+  /** WorkflowService calls of one computation, by method. */
+  callsByMethod: Record<string, number>;
+  countCalls: number;
+  listCalls: number;
+  snapshotServerCalls: number;
+  topGroups: number;
+}
+
+export async function measureAnalytics(
+  ctx: BenchContext,
+  parked: number,
+  repeats = 3,
+): Promise<AnalyticsCost> {
+  const config = analyticsConfigSchema.parse({ topics: [TOPIC_PARK, TOPIC_BULK, ...FAIL_TOPICS] });
+  const walls: number[] = [];
+  let last: Awaited<ReturnType<typeof computeSnapshot>> | undefined;
+  let calls: Record<string, number> = {};
+  for (let i = 0; i < repeats; i++) {
+    ctx.counting.reset();
+    const t0 = performance.now();
+    last = await computeSnapshot(ctx.counting.client, config);
+    walls.push(performance.now() - t0);
+    calls = ctx.counting.calls();
+  }
+  return {
+    parked,
+    snapshotTotal: last?.parked.total ?? 0,
+    repeats,
+    wallMs: {
+      median: round(median(walls), 0),
+      min: round(Math.min(...walls), 0),
+      max: round(Math.max(...walls), 0),
+    },
+    callsByMethod: calls,
+    countCalls: calls.countWorkflowExecutions ?? 0,
+    listCalls: calls.listWorkflowExecutions ?? 0,
+    snapshotServerCalls: last?.serverCalls ?? 0,
+    topGroups: last?.topGroups.length ?? 0,
+  };
+}

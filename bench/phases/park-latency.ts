@@ -1,0 +1,104 @@
+/**
+ * Park latency: messages that fail non-retryably, from publish until (1) the `state` query says `dead`,
+ * (2) the history records the `DlqStatus` upsert (the engine's own time, no polling), and (3) visibility lists
+ * them under `DlqStatus = "dead"` (one background list poller).
+ */
+import { tsToMs } from '@temporalio/common/lib/time';
+import { publish } from '../../src/publish';
+import { stateQuery } from '../../src/shared/definitions';
+import { messageWorkflowId } from '../../src/shared/names';
+import { TOPIC_PARK } from '../handlers';
+import type { BenchContext } from '../context';
+import { mapLimit, percentile, sleep } from '../stats';
+
+/** Interval of the state-query poll, per message. */
+const QUERY_POLL_MS = 10;
+/** Interval of the visibility list poll. */
+const LIST_POLL_MS = 50;
+
+export interface Percentiles {
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+export interface ParkLatency {
+  n: number;
+  concurrency: number;
+  toDeadByQueryMs: Percentiles;
+  toDeadInHistoryMs: Percentiles;
+  toVisibilityMs: Percentiles;
+  queryPollMs: number;
+  listPollMs: number;
+  sampleIds: string[];
+}
+
+const pcts = (values: number[]): Percentiles => ({
+  p50: percentile(values, 50),
+  p95: percentile(values, 95),
+  p99: percentile(values, 99),
+});
+
+export async function runParkLatency(ctx: BenchContext, taskQueue: string): Promise<ParkLatency> {
+  const { client } = ctx;
+  const n = ctx.options.park;
+  const concurrency = ctx.options.parkConcurrency;
+  const published = new Map<string, number>();
+  const listed = new Map<string, number>();
+  let polling = true;
+  const poller = (async () => {
+    const query = `TaskQueue = '${taskQueue}' AND DlqTopic = '${TOPIC_PARK}' AND DlqStatus = 'dead'`;
+    while (polling) {
+      const at = Date.now();
+      for await (const info of client.workflow.list({ query, pageSize: 1000 })) {
+        if (!listed.has(info.workflowId)) listed.set(info.workflowId, at);
+      }
+      await sleep(LIST_POLL_MS);
+    }
+  })();
+
+  const toDead = await mapLimit(
+    Array.from({ length: n }, (_, i) => i),
+    concurrency,
+    async (i) => {
+      const id = `${ctx.runId}-park-${i}`;
+      const workflowId = messageWorkflowId(TOPIC_PARK, id);
+      const t0 = Date.now();
+      published.set(workflowId, t0);
+      await publish(client, { id, topic: TOPIC_PARK, payload: { i } }, { taskQueue });
+      const handle = client.workflow.getHandle(workflowId);
+      const deadline = t0 + 60_000;
+      while (Date.now() < deadline) {
+        const state = await handle.query(stateQuery);
+        if (state.status === 'dead') return Date.now() - t0;
+        await sleep(QUERY_POLL_MS);
+      }
+      throw new Error(`bench: ${workflowId} did not park within 60 s`);
+    },
+  );
+
+  const deadline = Date.now() + 60_000;
+  while (listed.size < n && Date.now() < deadline) await sleep(LIST_POLL_MS);
+  polling = false;
+  await poller;
+
+  const inHistory = await mapLimit([...published], 4, async ([workflowId, t0]) => {
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    const upsert = (history.events ?? []).find((e) => e.upsertWorkflowSearchAttributesEventAttributes);
+    return upsert?.eventTime ? tsToMs(upsert.eventTime) - t0 : NaN;
+  });
+  const toVisibility = [...published].flatMap(([id, t0]) => {
+    const at = listed.get(id);
+    return at === undefined ? [] : [at - t0];
+  });
+  return {
+    n,
+    concurrency,
+    toDeadByQueryMs: pcts(toDead),
+    toDeadInHistoryMs: pcts(inHistory.filter((v) => Number.isFinite(v))),
+    toVisibilityMs: pcts(toVisibility),
+    queryPollMs: QUERY_POLL_MS,
+    listPollMs: LIST_POLL_MS,
+    sampleIds: [...published.keys()].slice(0, 10),
+  };
+}

@@ -1,0 +1,206 @@
+/** The result document (bench/results/<timestamp>.json) and the printed table. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import Table from 'cli-table3';
+import type { BenchOptions } from './options';
+import type { ThroughputRun } from './phases/throughput';
+import type { ParkLatency } from './phases/park-latency';
+import type { FillResult } from './phases/fill';
+import type { AnalyticsCost } from './phases/analytics';
+import type { BulkRetry } from './phases/bulk-retry';
+import type { BullmqContext } from './phases/bullmq';
+import type { ThreadProfile } from './profile';
+import type { Memory } from './ipc';
+import { mib, round } from './stats';
+
+export interface MemoryPoint {
+  at: string;
+  parked: number;
+  rssMiB: number;
+  peakRssMiB: number;
+  heapUsedMiB: number;
+}
+
+export interface BenchResults {
+  startedAt: string;
+  finishedAt: string;
+  seconds: number;
+  machine: {
+    cpus: number;
+    cpuModel: string;
+    memoryMiB: number;
+    node: string;
+    platform: string;
+    temporalServer: string;
+  };
+  options: BenchOptions;
+  throughput: {
+    runs: ThroughputRun[];
+    dlqPerSecond: number;
+    baselinePerSecond: number;
+    ratio: number;
+  };
+  historyEvents: { baseline: number; dlqHappy: number; dlqParked: number; dlqRecovered: number };
+  parkLatency: ParkLatency;
+  fills: FillResult[];
+  analytics: AnalyticsCost[];
+  bulkRetry: BulkRetry;
+  workerMemory: {
+    maxCachedWorkflows: number;
+    points: MemoryPoint[];
+    peakAtLargestMiB: number;
+    peakAfterBulkMiB: number;
+  };
+  bullmq: BullmqContext | null;
+  profile: { dlq: ThreadProfile[]; baseline: ThreadProfile[] } | null;
+}
+
+export function machine(temporalServer: string): BenchResults['machine'] {
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    memoryMiB: Math.round(totalmem() / 1024 / 1024),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    temporalServer,
+  };
+}
+
+export function memoryPoint(at: string, parked: number, m: Memory): MemoryPoint {
+  return { at, parked, rssMiB: mib(m.rss), peakRssMiB: mib(m.peakRss), heapUsedMiB: mib(m.heapUsed) };
+}
+
+/** Sums runs of one mode: total messages over total seconds. */
+export function rate(runs: readonly ThroughputRun[], mode: ThroughputRun['mode']): number {
+  const mine = runs.filter((r) => r.mode === mode);
+  const n = mine.reduce((a, r) => a + r.n - r.failedPublishes, 0);
+  const s = mine.reduce((a, r) => a + r.seconds, 0);
+  return s > 0 ? round(n / s, 1) : NaN;
+}
+
+const ok = (pass: boolean) => (pass ? 'met' : 'MISSED');
+
+export function renderTable(r: BenchResults): string {
+  const table = new Table({
+    style: { head: [], border: [] },
+    head: ['Figure', 'temporal-dlq', 'Baseline / context', 'Ratio', 'Target', 'Verdict'],
+  });
+  const t = r.throughput;
+  table.push([
+    `Happy path, msg/s (N=${r.options.happy} × ${r.options.rounds})`,
+    t.dlqPerSecond,
+    `${t.baselinePerSecond} bare Temporal`,
+    t.ratio,
+    '≥ 0.9',
+    ok(t.ratio >= 0.9),
+  ]);
+  const h = r.historyEvents;
+  table.push([
+    'History events per message',
+    `${h.dlqHappy} happy · ${h.dlqParked} parked · ${h.dlqRecovered} recovered`,
+    `${h.baseline} bare`,
+    round(h.dlqHappy / h.baseline, 2),
+    '',
+    '',
+  ]);
+  const p = r.parkLatency;
+  table.push([
+    `Park → dead (state query), ms (n=${p.n})`,
+    `p50 ${p.toDeadByQueryMs.p50} · p95 ${p.toDeadByQueryMs.p95} · p99 ${p.toDeadByQueryMs.p99}`,
+    '',
+    '',
+    'p50 ≤ 150',
+    ok(p.toDeadByQueryMs.p50 <= 150),
+  ]);
+  table.push([
+    'Park → dead (history upsert), ms',
+    `p50 ${p.toDeadInHistoryMs.p50} · p95 ${p.toDeadInHistoryMs.p95} · p99 ${p.toDeadInHistoryMs.p99}`,
+    '',
+    '',
+    '',
+    '',
+  ]);
+  table.push([
+    'Park → visibility list, ms',
+    `p50 ${p.toVisibilityMs.p50} · p95 ${p.toVisibilityMs.p95} · p99 ${p.toVisibilityMs.p99}`,
+    '',
+    '',
+    '',
+    '',
+  ]);
+  if (r.bullmq)
+    table.push([
+      'BullMQ add → failed set, ms',
+      '',
+      `p50 ${r.bullmq.failed.toFailedMs.p50} · p95 ${r.bullmq.failed.toFailedMs.p95}`,
+      round(p.toDeadByQueryMs.p50 / r.bullmq.failed.toFailedMs.p50, 1),
+      'context',
+      '',
+    ]);
+  const counts = new Set(r.analytics.map((a) => a.countCalls));
+  for (const a of r.analytics) {
+    const largest = a === r.analytics[r.analytics.length - 1];
+    table.push([
+      `Analytics at ${a.parked} parked`,
+      `${a.wallMs.median} ms · ${a.countCalls} counts + ${a.listCalls} lists`,
+      '',
+      '',
+      largest ? 'calls constant; ≤ 3000 ms' : 'calls constant',
+      largest ? ok(counts.size === 1 && a.wallMs.median <= 3000) : ok(counts.size === 1),
+    ]);
+  }
+  for (const f of r.fills)
+    table.push([`Parking to ${f.target} (publish → visible)`, `${f.parkedPerSecond} msg/s`, '', '', '', '']);
+  const b = r.bulkRetry;
+  table.push([
+    `Bulk retry of ${b.accepted} (CLI, concurrency ${b.concurrency})`,
+    `${b.perSecond} msg/s to recovered`,
+    r.bullmq ? `${r.bullmq.retry.perSecond} BullMQ retry/s` : '',
+    r.bullmq ? round(b.perSecond / r.bullmq.retry.perSecond, 2) : '',
+    'context',
+    '',
+  ]);
+  const w = r.workerMemory;
+  const largest = r.analytics[r.analytics.length - 1]?.parked ?? 0;
+  table.push([
+    `Worker peak RSS, ${largest} parked (cache ${w.maxCachedWorkflows})`,
+    `${w.peakAtLargestMiB} MiB (${w.peakAfterBulkMiB} after bulk retry)`,
+    '',
+    '',
+    '≤ 300 MB',
+    ok(w.peakAtLargestMiB * 1.048576 <= 300),
+  ]);
+  if (r.bullmq)
+    table.push([
+      'BullMQ happy path, jobs/s',
+      t.dlqPerSecond,
+      `${r.bullmq.happy.perSecond} BullMQ`,
+      round(t.dlqPerSecond / r.bullmq.happy.perSecond, 3),
+      'context',
+      '',
+    ]);
+  return table.toString();
+}
+
+export function renderProfile(profiles: ThreadProfile[]): string {
+  const lines: string[] = [];
+  for (const p of profiles) {
+    lines.push(
+      `  ${p.thread} (${p.totalMs} ms sampled): ${Object.entries(p.areas)
+        .slice(0, 6)
+        .map(([k, v]) => `${k} ${v}%`)
+        .join(', ')}`,
+    );
+    for (const f of p.top.slice(0, 6)) lines.push(`    ${String(f.pct).padStart(5)}%  ${f.fn}  ${f.where}`);
+  }
+  return lines.join('\n');
+}
+
+/** Writes the result JSON; returns its path. */
+export function writeResults(dir: string, results: BenchResults): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${results.startedAt.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  return file;
+}

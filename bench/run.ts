@@ -1,0 +1,232 @@
+/**
+ * `npm run bench`: starts its own dev server (in-memory, free ports, headless) and the real worker, measures
+ * every figure of issue 7 against a bare-Temporal baseline in the same run, prints a table and writes
+ * bench/results/<timestamp>.json. `--quick` for small sizes; `--help` for every option.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { ensureTemporalCli } from '../src/temporal-cli';
+import { startDevServer } from '../src/dev-server';
+import type { DevServer } from '../src/dev-server';
+import { setupServer } from '../src/setup';
+import { WORKFLOWS_ENTRY } from '../src/bundle-path';
+import { parseBenchOptions } from './options';
+import type { BenchOptions } from './options';
+import { countingClient } from './counting-client';
+import { startWorker } from './context';
+import type { BenchContext } from './context';
+import { historyEvents, runThroughput } from './phases/throughput';
+import type { ThroughputRun } from './phases/throughput';
+import { runParkLatency } from './phases/park-latency';
+import { fillTo } from './phases/fill';
+import type { FillResult } from './phases/fill';
+import { measureAnalytics } from './phases/analytics';
+import type { AnalyticsCost } from './phases/analytics';
+import { runBulkRetry } from './phases/bulk-retry';
+import { runBullmq } from './phases/bullmq';
+import { summariseProfiles } from './profile';
+import type { ThreadProfile } from './profile';
+import { machine, memoryPoint, rate, renderProfile, renderTable, writeResults } from './report';
+import type { BenchResults, MemoryPoint } from './report';
+import { round } from './stats';
+
+const log = (text: string) =>
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}\n`);
+
+async function bundle(workflowsPath: string, file: string): Promise<string> {
+  const noop = (): void => undefined;
+  const { code } = await bundleWorkflowCode({
+    workflowsPath,
+    logger: { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: console.error },
+  });
+  writeFileSync(file, code);
+  return file;
+}
+
+async function measure(
+  ctx: BenchContext,
+  options: BenchOptions,
+  temporalServer: string,
+  startedAt: Date,
+): Promise<BenchResults> {
+  // 1. Happy path against the baseline, interleaved rounds on fresh workers.
+  const runs: ThroughputRun[] = [];
+  for (let r = 0; r < options.rounds; r++) {
+    const order: Array<'dlq' | 'baseline'> = r % 2 === 0 ? ['baseline', 'dlq'] : ['dlq', 'baseline'];
+    for (const mode of order) {
+      log(`round ${r + 1}/${options.rounds}: ${mode}, ${options.happy} messages`);
+      const run = await runThroughput(ctx, mode, r, options.happy);
+      log(`  ${run.perSecond} msg/s (${run.seconds} s, p50 ${run.latencyMs.p50} ms)`);
+      runs.push(run);
+    }
+  }
+  const sampleOf = (mode: ThroughputRun['mode']) => runs.find((r) => r.mode === mode)?.sampleIds ?? [];
+  const baselineEvents = await historyEvents(ctx.client, sampleOf('baseline'));
+  const dlqHappyEvents = await historyEvents(ctx.client, sampleOf('dlq'));
+
+  // 2. CPU profiles of separate happy-path runs (profiling slows the worker, so not the measured rounds).
+  let profile: BenchResults['profile'] = null;
+  if (options.profile) {
+    const profiles: Record<'dlq' | 'baseline', ThreadProfile[]> = { dlq: [], baseline: [] };
+    for (const mode of ['baseline', 'dlq'] as const) {
+      const dir = mkdtempSync(join(tmpdir(), `dlq-bench-prof-${mode}-`));
+      log(`profiling ${mode}: ${options.profileMessages} messages → ${dir}`);
+      await runThroughput(ctx, mode, 99, options.profileMessages, dir);
+      profiles[mode] = summariseProfiles(dir);
+    }
+    profile = profiles;
+  }
+
+  // 3. Park latency, then the DLQ filled size by size with analytics at each, on one long-lived worker.
+  const taskQueue = `bench-dlq-park-${ctx.runId}`;
+  const worker = await startWorker(ctx, 'dlq', taskQueue);
+  const points: MemoryPoint[] = [];
+  try {
+    points.push(memoryPoint('idle', 0, await worker.memory()));
+    log(`park latency: ${options.park} messages, ${options.parkConcurrency} in flight`);
+    const parkLatency = await runParkLatency(ctx, taskQueue);
+    log(
+      `  to dead p50 ${parkLatency.toDeadByQueryMs.p50} ms; to visibility p50 ${parkLatency.toVisibilityMs.p50} ms`,
+    );
+    const parkedEvents = await historyEvents(ctx.client, parkLatency.sampleIds);
+
+    const largest = options.analyticsSizes[options.analyticsSizes.length - 1]!;
+    const totalFillers = largest - options.park;
+    const fills: FillResult[] = [];
+    const analytics: AnalyticsCost[] = [];
+    let filled = 0;
+    for (const size of options.analyticsSizes) {
+      const to = size - options.park;
+      log(`parking up to ${size} (${to - filled} more)`);
+      const fill = await fillTo(ctx, taskQueue, { from: filled, to, totalFillers }, size);
+      filled = to;
+      fills.push(fill);
+      log(`  ${fill.parkedPerSecond} msg/s parked`);
+      points.push(memoryPoint(`parked ${size}`, size, await worker.memory()));
+      const cost = await measureAnalytics(ctx, size);
+      log(
+        `  analytics: ${cost.wallMs.median} ms, ${cost.countCalls} counts + ${cost.listCalls} lists (total ${cost.snapshotTotal})`,
+      );
+      analytics.push(cost);
+    }
+    const atLargest = await worker.memory();
+
+    log(`bulk retry of the bench.bulk group (${options.bulk}), concurrency ${options.bulkConcurrency}`);
+    const bulkRetry = await runBulkRetry(ctx);
+    log(
+      `  ${bulkRetry.perSecond} msg/s to recovered (${bulkRetry.recoveredSeconds} s; CLI returned after ${bulkRetry.acceptedSeconds} s)`,
+    );
+    const afterBulk = await worker.memory();
+    points.push(memoryPoint('after bulk retry', largest - bulkRetry.accepted, afterBulk));
+    const recoveredEvents = await historyEvents(ctx.client, bulkRetry.sampleIds);
+    await worker.stop();
+
+    const dlqPerSecond = rate(runs, 'dlq');
+    const baselinePerSecond = rate(runs, 'baseline');
+    return {
+      startedAt: startedAt.toISOString(),
+      finishedAt: '',
+      seconds: 0,
+      machine: machine(temporalServer),
+      options,
+      throughput: {
+        runs,
+        dlqPerSecond,
+        baselinePerSecond,
+        ratio: round(dlqPerSecond / baselinePerSecond, 3),
+      },
+      historyEvents: {
+        baseline: baselineEvents,
+        dlqHappy: dlqHappyEvents,
+        dlqParked: parkedEvents,
+        dlqRecovered: recoveredEvents,
+      },
+      parkLatency,
+      fills,
+      analytics,
+      bulkRetry,
+      workerMemory: {
+        maxCachedWorkflows: options.maxCached,
+        points,
+        peakAtLargestMiB: memoryPoint('', largest, atLargest).peakRssMiB,
+        peakAfterBulkMiB: memoryPoint('', 0, afterBulk).peakRssMiB,
+      },
+      bullmq: null,
+      profile,
+    };
+  } finally {
+    await worker.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parseBenchOptions(process.argv.slice(2));
+  const startedAt = new Date();
+  const runId = randomUUID().slice(0, 8);
+  log(`run ${runId}${options.quick ? ' (quick)' : ''}: ${JSON.stringify(options)}`);
+  const cliPath = await ensureTemporalCli();
+  let server: DevServer | undefined;
+  let results: BenchResults;
+  try {
+    server = await startDevServer({ cliPath, uiPort: false });
+    log(`dev server ${server.address}`);
+    const connection = await Connection.connect({ address: server.address });
+    await setupServer(connection, { namespace: 'default', retentionMs: 86_400_000 });
+    const info = await connection.workflowService.getSystemInfo({});
+    const dir = mkdtempSync(join(tmpdir(), 'dlq-bench-'));
+    log('bundling the workflow code (production bundle and baseline bundle)');
+    const bundles = {
+      dlq: await bundle(WORKFLOWS_ENTRY, join(dir, 'dlq-workflow-bundle.js')),
+      baseline: await bundle(
+        require.resolve('./baseline-workflows'),
+        join(dir, 'baseline-workflow-bundle.js'),
+      ),
+    };
+    const ctx: BenchContext = {
+      options,
+      runId,
+      address: server.address,
+      connection,
+      client: new Client({ connection, namespace: 'default' }),
+      counting: countingClient(connection),
+      bundles,
+      log,
+    };
+    results = await measure(ctx, options, info.serverVersion ?? 'unknown', startedAt);
+    await connection.close();
+  } finally {
+    await server?.stop();
+  }
+  // BullMQ last, with the Temporal server stopped, so neither competes for the two cores.
+  if (options.bullmq > 0) {
+    log(`BullMQ: ${options.bullmq} jobs, ${options.bullmqFailed} failed and retried`);
+    results.bullmq = await runBullmq({ options, runId, log });
+  }
+  const finishedAt = new Date();
+  results.finishedAt = finishedAt.toISOString();
+  results.seconds = round((finishedAt.getTime() - startedAt.getTime()) / 1000, 0);
+  process.stdout.write(
+    `\ntemporal-dlq bench, ${results.startedAt} · ${results.machine.cpus} × ${results.machine.cpuModel} · ${results.machine.memoryMiB} MiB · Node ${results.machine.node} · Temporal ${results.machine.temporalServer}\n`,
+  );
+  process.stdout.write(`${renderTable(results)}\n`);
+  if (results.profile) {
+    process.stdout.write(
+      `\nWorker CPU profile (self time), DLQ happy path:\n${renderProfile(results.profile.dlq)}\n`,
+    );
+    process.stdout.write(`Baseline:\n${renderProfile(results.profile.baseline)}\n`);
+  }
+  const file = writeResults(options.resultsDir, results);
+  process.stdout.write(`\nResults: ${file} (${results.seconds} s)\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

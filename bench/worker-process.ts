@@ -1,0 +1,88 @@
+/** Parent side of a worker child: spawn, wait until ready, ask for memory, stop. */
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { toParentSchema } from './ipc';
+import type { ChildEnv, Memory, ToChild, ToParent, WorkerTuning } from './ipc';
+
+export interface WorkerProcessOptions {
+  mode: ChildEnv['BENCH_MODE'];
+  address: string;
+  taskQueue: string;
+  bundlePath: string;
+  maxCached: number;
+  tuning: WorkerTuning;
+  /** Write V8 CPU profiles (every thread) into this directory. @defaultValue no profiling */
+  cpuProfileDir?: string;
+}
+
+export interface WorkerProcess {
+  pid: number;
+  memory(): Promise<Memory>;
+  /** Graceful shutdown; SIGKILL after 30 s. */
+  stop(): Promise<void>;
+}
+
+export async function startWorkerProcess(options: WorkerProcessOptions): Promise<WorkerProcess> {
+  const env: ChildEnv = {
+    BENCH_MODE: options.mode,
+    BENCH_ADDRESS: options.address,
+    BENCH_TASK_QUEUE: options.taskQueue,
+    BENCH_BUNDLE: options.bundlePath,
+    BENCH_MAX_CACHED: String(options.maxCached),
+    BENCH_WORKER_OPTIONS: JSON.stringify(options.tuning),
+  };
+  const child: ChildProcess = fork(join(__dirname, 'worker-child.ts'), [], {
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : []),
+    ],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const waiters: Array<(m: ToParent) => boolean> = [];
+  let lastError: string | undefined;
+  child.on('message', (raw: unknown) => {
+    const parsed = toParentSchema.safeParse(raw);
+    if (!parsed.success) return;
+    if (parsed.data.type === 'error') lastError = parsed.data.message;
+    const i = waiters.findIndex((w) => w(parsed.data));
+    if (i >= 0) waiters.splice(i, 1);
+  });
+  const next = <T extends ToParent['type']>(type: T, timeoutMs: number) =>
+    new Promise<Extract<ToParent, { type: T }>>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`worker child: no ${type} within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      void exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`worker child exited before ${type}${lastError ? `: ${lastError}` : ''}`));
+      });
+      waiters.push((m) => {
+        if (m.type !== type) return false;
+        clearTimeout(timer);
+        resolve(m as Extract<ToParent, { type: T }>);
+        return true;
+      });
+    });
+  const post = (message: ToChild) => child.send(message);
+  await next('ready', 120_000);
+  return {
+    pid: child.pid ?? -1,
+    async memory() {
+      const reply = next('memory', 10_000);
+      post({ type: 'memory' });
+      return (await reply).memory;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      post({ type: 'stop' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
