@@ -11,7 +11,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { z } from 'zod';
-import { openTestEnv, recordHistory, uid, waitFor, waitForStatus } from './helpers';
+import { openTestEnv, recordHistory, runCliCaptured, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
 import { defineHandler } from '../src/handlers';
 import { publish } from '../src/publish';
@@ -21,9 +21,6 @@ import { messageWorkflowId } from '../src/shared/names';
 import type { AnalyticsConfigInput, AnalyticsResult } from '../src/shared/analytics';
 import { ensureAnalyticsSchedule, getAnalyticsSettings } from '../src/analytics/schedule';
 import { signBody } from '../src/analytics/webhook';
-import { runCli } from '../src/cli/main';
-import { createCliContext } from '../src/cli/context';
-import type { CliContext } from '../src/cli/context';
 
 const T = uid();
 const TOPIC = {
@@ -163,23 +160,14 @@ let recordedRuns = 0;
 
 // ---- CLI, in-process with captured output --------------------------------------------------------
 async function dlq(scheduleId: string, ...argv: string[]) {
-  let out = '';
-  let err = '';
-  const base = createCliContext({
-    TEMPORAL_ADDRESS: env.address,
-    TEMPORAL_TASK_QUEUE: env.taskQueue,
-    DLQ_ANALYTICS_SCHEDULE_ID: scheduleId,
-    LOG_LEVEL: 'silent',
-  });
-  const ctx: CliContext = {
-    ...base,
-    print: (t) => void (out += `${t}\n`),
-    json: (v) => void (out += `${JSON.stringify(v)}\n`),
-    warn: (t) => void (err += `${t}\n`),
-    isTty: false,
-  };
-  const code = await runCli(argv, ctx);
-  return { code, out, err };
+  return runCliCaptured(
+    {
+      TEMPORAL_ADDRESS: env.address,
+      TEMPORAL_TASK_QUEUE: env.taskQueue,
+      DLQ_ANALYTICS_SCHEDULE_ID: scheduleId,
+    },
+    argv,
+  );
 }
 
 before(async () => {

@@ -7,16 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parse } from 'csv-parse/sync';
-import { openTestEnv, uid, waitFor, waitForStatus } from './helpers';
+import { openTestEnv, runCliCaptured, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
 import { defineHandler } from '../src/handlers';
 import { publishMany } from '../src/publish';
 import { PermanentError } from '../src/shared/errors';
 import { stateQuery } from '../src/shared/definitions';
 import { messageWorkflowId } from '../src/shared/names';
-import { runCli } from '../src/cli/main';
-import { createCliContext } from '../src/cli/context';
-import type { CliContext } from '../src/cli/context';
 
 const ORDERS = `cli-orders-${uid()}`;
 const BULK = `cli-bulk-${uid()}`;
@@ -42,23 +39,11 @@ interface Run {
 
 /** Runs the CLI in-process with captured output, on this file's task queue. */
 async function dlq(...argv: string[]): Promise<Run> {
-  let out = '';
-  let err = '';
-  const base = createCliContext({
-    TEMPORAL_ADDRESS: env.address,
-    TEMPORAL_TASK_QUEUE: env.taskQueue,
-    DLQ_UI_URL: UI,
-    LOG_LEVEL: 'silent',
-  });
-  const ctx: CliContext = {
-    ...base,
-    print: (t) => void (out += `${t}\n`),
-    json: (v) => void (out += `${JSON.stringify(v)}\n`),
-    warn: (t) => void (err += `${t}\n`),
-    isTty: false,
-  };
-  const code = await runCli(argv, ctx);
-  return { code, out, err, json: <T>() => JSON.parse(out) as T };
+  const run = await runCliCaptured(
+    { TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: env.taskQueue, DLQ_UI_URL: UI },
+    argv,
+  );
+  return { ...run, json: <T>() => JSON.parse(run.out) as T };
 }
 
 /** Runs `bin/dlq.js`-equivalent from source in a child process (stdin, real exit codes). */

@@ -166,3 +166,23 @@ export async function recordHistory(
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, `${name}.json`), json);
 }
+
+/** Runs the `dlq` CLI in-process with this environment, capturing its output; for CLI assertions. */
+export async function runCliCaptured(
+  cliEnv: Record<string, string>,
+  argv: string[],
+): Promise<{ code: number; out: string; err: string }> {
+  const { createCliContext } = await import('../src/cli/context');
+  const { runCli } = await import('../src/cli/main');
+  let out = '';
+  let err = '';
+  const ctx = {
+    ...createCliContext({ LOG_LEVEL: 'silent', ...cliEnv }),
+    print: (t: string) => void (out += `${t}\n`),
+    json: (v: unknown) => void (out += `${JSON.stringify(v)}\n`),
+    warn: (t: string) => void (err += `${t}\n`),
+    isTty: false,
+  };
+  const code = await runCli(argv, ctx);
+  return { code, out, err };
+}

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { encodeToPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { UserError } from './context';
+import type { CliContext } from './context';
 import { hasGrpcCode } from './messages';
 
 const GRPC_RESOURCE_EXHAUSTED = 8;
@@ -79,4 +80,24 @@ export async function batchSignal(
       );
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
+}
+
+/**
+ * Runs a server-side batch signal for `dlq retry|discard --server-side` and reports it: JSON or one line.
+ * Throws `UserError` when any signal failed.
+ */
+export async function runServerSideBatch(
+  ctx: CliContext,
+  client: Client,
+  json: boolean,
+  options: Parameters<typeof batchSignal>[1],
+): Promise<BatchReport> {
+  const report = await batchSignal(client, options);
+  if (json) ctx.json(report);
+  else
+    ctx.print(
+      `batch ${report.jobId} ${report.state}: ${report.completed} signalled, ${report.failed} failed of ${report.total}`,
+    );
+  if (report.failed > 0) throw new UserError(`${report.failed} signal(s) failed in batch ${report.jobId}`);
+  return report;
 }

@@ -15,7 +15,7 @@ import { countMessages, loadMessage, resolveWorkflowId } from '../messages';
 import { confirm, operatorName, paint } from '../output';
 import { parsePositiveInt, parseRate } from '../pacing';
 import { discardOne, runBulk } from '../bulk';
-import { batchSignal } from '../batch';
+import { runServerSideBatch } from '../batch';
 
 interface DiscardFlags extends Omit<FilterFlags, 'reason'> {
   reasonCode?: string;
@@ -104,7 +104,7 @@ export function register(program: Command, ctx: CliContext): void {
         flags.yes,
       );
       if (flags.serverSide) {
-        const report = await batchSignal(client, {
+        await runServerSideBatch(ctx, client, Boolean(flags.json), {
           query,
           signal: discardSignal.name,
           input,
@@ -112,13 +112,6 @@ export function register(program: Command, ctx: CliContext): void {
           reason: input.reason,
           identity: input.operator ?? 'dlq',
         });
-        if (flags.json) ctx.json(report);
-        else
-          ctx.print(
-            `batch ${report.jobId} ${report.state}: ${report.completed} signalled, ${report.failed} failed of ${report.total}`,
-          );
-        if (report.failed > 0)
-          throw new UserError(`${report.failed} signal(s) failed in batch ${report.jobId}`);
         return;
       }
       const report = await runBulk(ctx, client, {

@@ -19,7 +19,7 @@ import { parsePositiveInt, parseRate } from '../pacing';
 import { repairOne, runBulk } from '../bulk';
 import type { BulkReport } from '../bulk';
 import { jsonDiff } from '../diff';
-import { batchSignal } from '../batch';
+import { runServerSideBatch } from '../batch';
 
 interface RetryFlags extends Omit<FilterFlags, 'reason'> {
   reasonCode?: string;
@@ -198,7 +198,7 @@ export function register(program: Command, ctx: CliContext): void {
           throw new UserError(
             '--server-side sends one signal to all; it cannot give per-message verdicts for a patch. Drop --patch or --server-side.',
           );
-        const report = await batchSignal(client, {
+        await runServerSideBatch(ctx, client, Boolean(flags.json), {
           query,
           signal: retrySignal.name,
           input,
@@ -206,13 +206,6 @@ export function register(program: Command, ctx: CliContext): void {
           reason: input.reason ?? 'dlq retry --server-side',
           identity: input.operator ?? 'dlq',
         });
-        if (flags.json) ctx.json(report);
-        else
-          ctx.print(
-            `batch ${report.jobId} ${report.state}: ${report.completed} signalled, ${report.failed} failed of ${report.total}`,
-          );
-        if (report.failed > 0)
-          throw new UserError(`${report.failed} signal(s) failed in batch ${report.jobId}`);
         return;
       }
       const report = await runBulk(ctx, client, {
