@@ -44,7 +44,7 @@ import type {
   Route,
 } from '../src/shared/types';
 import { formatIssues, jsonProblem } from '../src/shared/envelope';
-import { applyMergePatch } from '../src/shared/merge-patch';
+import { repairedPayload } from '../src/shared/merge-patch';
 import { jsonByteLength } from '../src/shared/size';
 import { explainDeadLetter } from './explain';
 import { trimAudit } from './audit';
@@ -133,12 +133,7 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
     const retryInput = parsed.data;
     const current = state.envelope.payload;
     const changed = retryInput.patch !== undefined || retryInput.payload !== undefined;
-    const payload =
-      retryInput.patch !== undefined
-        ? applyMergePatch(current, retryInput.patch)
-        : retryInput.payload !== undefined
-          ? retryInput.payload
-          : current;
+    const payload = repairedPayload(current, retryInput);
     const shape = jsonProblem(payload);
     if (shape) return { ok: false, problems: [`payload must be plain JSON: ${shape}`] };
     const route = state.route;

@@ -21,3 +21,12 @@ export function applyMergePatch(target: unknown, patch: unknown): unknown {
 function structuredCloneJson(value: unknown): unknown {
   return value === undefined ? undefined : (JSON.parse(JSON.stringify(value)) as unknown);
 }
+
+/**
+ * The payload a retry runs with: `patch` merged into the current payload, or `payload` whole, or the current
+ * one unchanged. Shared by the workflow and the CLI's dry run so both always agree.
+ */
+export function repairedPayload(current: unknown, input: { patch?: unknown; payload?: unknown }): unknown {
+  if (input.patch !== undefined) return applyMergePatch(current, input.patch);
+  return input.payload !== undefined ? input.payload : current;
+}

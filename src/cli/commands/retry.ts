@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { retryInputSchema } from '../../shared/types';
 import type { RetryInput } from '../../shared/types';
 import { formatIssues } from '../../shared/envelope';
-import { applyMergePatch } from '../../shared/merge-patch';
+import { repairedPayload } from '../../shared/merge-patch';
 import { retrySignal } from '../../shared/definitions';
 import type { CliContext } from '../context';
 import { UserError } from '../context';
@@ -93,12 +93,7 @@ async function dryRun(
   for await (const row of listMessages(client, query, sample)) {
     const view = await loadMessage(client, row.workflowId);
     const before = view.payload;
-    const after =
-      input.patch !== undefined
-        ? applyMergePatch(before, input.patch)
-        : input.payload !== undefined
-          ? input.payload
-          : before;
+    const after = repairedPayload(before, input);
     previews.push({ workflowId: row.workflowId, before, after, diff: jsonDiff(before, after) });
   }
   if (json) {
