@@ -8,7 +8,16 @@ import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { ERROR_CLASSES, REASON_CODES } from '../shared/errors';
 import type { ErrorClass } from '../shared/errors';
 import { PROCESS_MESSAGE_WORKFLOW, parseMessageWorkflowId } from '../shared/names';
-import { DlqErrorClass, DlqFingerprint, DlqParkedAt, DlqReason, DlqTopic } from '../shared/search-attributes';
+import {
+  DlqAttempts,
+  DlqErrorClass,
+  DlqFingerprint,
+  DlqParkCount,
+  DlqParkedAt,
+  DlqReason,
+  DlqStatus,
+  DlqTopic,
+} from '../shared/search-attributes';
 import type { AnalyticsConfig, DlqSnapshot, FailureGroup, ParkBucket } from '../shared/analytics';
 
 const HOUR = 3_600_000;
@@ -78,7 +87,7 @@ export async function computeSnapshot(
 ): Promise<DlqSnapshot> {
   const nowMs = (options.now ?? new Date()).getTime();
   const scope = scopeQuery(config);
-  const parked = `${scope} AND DlqStatus = 'dead'`;
+  const parked = `${scope} AND ${DlqStatus.name} = 'dead'`;
   let calls = 0;
   const count = async (where: string): Promise<number> => {
     calls++;
@@ -111,17 +120,17 @@ export async function computeSnapshot(
   const hourStart = Math.floor(nowMs / HOUR) * HOUR - 23 * HOUR;
   const dayStart = Math.floor(nowMs / DAY) * DAY - 13 * DAY;
   const between = (from: number, to: number) =>
-    `${scope} AND DlqParkedAt >= ${quote(iso(from))} AND DlqParkedAt < ${quote(iso(to))}`;
+    `${scope} AND ${DlqParkedAt.name} >= ${quote(iso(from))} AND ${DlqParkedAt.name} < ${quote(iso(to))}`;
   const fixed = [
     parked,
-    `${parked} AND DlqParkCount > 1`,
-    `${scope} AND DlqStatus = 'retrying'`,
-    `${scope} AND DlqStatus = 'recovered'`,
-    `${scope} AND DlqStatus = 'discarded'`,
-    `${scope} AND DlqStatus = 'expired'`,
-    ...ERROR_CLASSES.map((c) => `${parked} AND DlqErrorClass = ${quote(c)}`),
-    ...reasonList.map((r) => `${parked} AND DlqReason = ${quote(r)}`),
-    ...topicList.map((t) => `${parked} AND DlqTopic = ${quote(t)}`),
+    `${parked} AND ${DlqParkCount.name} > 1`,
+    `${scope} AND ${DlqStatus.name} = 'retrying'`,
+    `${scope} AND ${DlqStatus.name} = 'recovered'`,
+    `${scope} AND ${DlqStatus.name} = 'discarded'`,
+    `${scope} AND ${DlqStatus.name} = 'expired'`,
+    ...ERROR_CLASSES.map((c) => `${parked} AND ${DlqErrorClass.name} = ${quote(c)}`),
+    ...reasonList.map((r) => `${parked} AND ${DlqReason.name} = ${quote(r)}`),
+    ...topicList.map((t) => `${parked} AND ${DlqTopic.name} = ${quote(t)}`),
     ...Array.from({ length: 24 }, (_, i) => between(hourStart + i * HOUR, hourStart + (i + 1) * HOUR)),
     ...Array.from({ length: 14 }, (_, i) => between(dayStart + i * DAY, dayStart + (i + 1) * DAY)),
     ...(options.since ? [between(Date.parse(options.since), nowMs + 1)] : []),
@@ -156,7 +165,7 @@ export async function computeSnapshot(
   const atLeast: number[] = [total];
   for (let k = 2; k <= MAX_ATTEMPTS_BUCKET && (atLeast[atLeast.length - 1] ?? 0) > 0; k += CONCURRENCY) {
     const ks = Array.from({ length: CONCURRENCY }, (_, i) => k + i).filter((x) => x <= MAX_ATTEMPTS_BUCKET);
-    atLeast.push(...(await counts(ks.map((x) => `${parked} AND DlqAttempts >= ${x}`))));
+    atLeast.push(...(await counts(ks.map((x) => `${parked} AND ${DlqAttempts.name} >= ${x}`))));
   }
   const attemptsDistribution: Record<string, number> = {};
   let attemptSum = 0;
@@ -182,7 +191,7 @@ export async function computeSnapshot(
     .slice(0, config.topGroups);
   const groupCounts = await counts(
     candidates.map(([fp]) =>
-      SAFE_LITERAL.test(fp) ? `${parked} AND DlqFingerprint = ${quote(fp)}` : `${parked} AND false`,
+      SAFE_LITERAL.test(fp) ? `${parked} AND ${DlqFingerprint.name} = ${quote(fp)}` : `${parked} AND false`,
     ),
   );
   const topGroups: FailureGroup[] = candidates
@@ -234,7 +243,7 @@ async function findOldest(
   client: Client,
   onList: () => void,
 ): Promise<DlqSnapshot['oldest']> {
-  const upTo = (t: number) => count(`${parked} AND DlqParkedAt <= ${quote(iso(t))}`);
+  const upTo = (t: number) => count(`${parked} AND ${DlqParkedAt.name} <= ${quote(iso(t))}`);
   // Widen backwards until the window [lo, hi] holds the oldest: count(<= lo) = 0 < count(<= hi).
   let hi = nowMs + 1000;
   let span = HOUR;
@@ -254,7 +263,7 @@ async function findOldest(
   let best: { row: ListedRow; at: number } | undefined;
   let listed = 0;
   for await (const info of client.workflow.list({
-    query: `${parked} AND DlqParkedAt <= ${quote(iso(hi))}`,
+    query: `${parked} AND ${DlqParkedAt.name} <= ${quote(iso(hi))}`,
     pageSize: 100,
   })) {
     const row = rowOf(info);

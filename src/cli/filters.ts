@@ -9,6 +9,14 @@ import { DLQ_STATUS_VALUES } from '../shared/types';
 import { TOPIC_PATTERN } from '../shared/envelope';
 import { DURATION_HINT, parseDuration } from '../shared/duration';
 import { PROCESS_MESSAGE_WORKFLOW } from '../shared/names';
+import {
+  DlqErrorClass,
+  DlqFingerprint,
+  DlqParkedAt,
+  DlqReason,
+  DlqStatus,
+  DlqTopic,
+} from '../shared/search-attributes';
 import { UserError } from './context';
 
 /** The filter flags shared by `list`, `export`, bulk `retry` and bulk `discard`. */
@@ -100,32 +108,32 @@ export function buildQuery(
       throw new UserError(
         `--status ${JSON.stringify(status)}: must be one of ${DLQ_STATUS_VALUES.join(', ')}, any`,
       );
-    parts.push(`DlqStatus = ${quote(status)}`);
+    parts.push(`${DlqStatus.name} = ${quote(status)}`);
   }
   if (flags.class !== undefined) {
     if (!(ERROR_CLASSES as readonly string[]).includes(flags.class))
       throw new UserError(
         `--class ${JSON.stringify(flags.class)}: must be one of ${ERROR_CLASSES.join(', ')}`,
       );
-    parts.push(`DlqErrorClass = ${quote(flags.class)}`);
+    parts.push(`${DlqErrorClass.name} = ${quote(flags.class)}`);
   }
   if (flags.reason !== undefined)
     parts.push(
-      `DlqReason = ${quote(checkKeyword('--reason', flags.reason, KEYWORD_PATTERN, 'a reason code such as HTTP_404'))}`,
+      `${DlqReason.name} = ${quote(checkKeyword('--reason', flags.reason, KEYWORD_PATTERN, 'a reason code such as HTTP_404'))}`,
     );
   if (flags.topic !== undefined)
     parts.push(
-      `DlqTopic = ${quote(checkKeyword('--topic', flags.topic, TOPIC_PATTERN, '1-100 characters of A-Z a-z 0-9 . _ -'))}`,
+      `${DlqTopic.name} = ${quote(checkKeyword('--topic', flags.topic, TOPIC_PATTERN, '1-100 characters of A-Z a-z 0-9 . _ -'))}`,
     );
   if (flags.group !== undefined)
     parts.push(
-      `DlqFingerprint = ${quote(checkKeyword('--group', flags.group, FINGERPRINT_PATTERN, 'a 16-hex-character fingerprint'))}`,
+      `${DlqFingerprint.name} = ${quote(checkKeyword('--group', flags.group, FINGERPRINT_PATTERN, 'a 16-hex-character fingerprint'))}`,
     );
   if (flags.olderThan !== undefined) {
     const ms = parseDuration(flags.olderThan);
     if (ms === undefined || ms <= 0)
       throw new UserError(`--older-than ${JSON.stringify(flags.olderThan)}: must be ${DURATION_HINT}`);
-    parts.push(`DlqParkedAt < ${quote(new Date(now.getTime() - ms).toISOString())}`);
+    parts.push(`${DlqParkedAt.name} < ${quote(new Date(now.getTime() - ms).toISOString())}`);
   }
   if (flags.query !== undefined) parts.push(`(${checkRawQuery(flags.query)})`);
   return parts.join(' AND ');
