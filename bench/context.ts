@@ -14,6 +14,8 @@ export interface BenchContext {
   client: Client;
   counting: CountingClient;
   bundles: { dlq: string; baseline: string };
+  /** `worker-child.js` compiled to JavaScript, run by plain node as in production. */
+  workerChildScript: string;
   log(text: string): void;
 }
 
@@ -26,6 +28,7 @@ export function startWorker(
 ): Promise<WorkerProcess> {
   return startWorkerProcess({
     mode,
+    script: ctx.workerChildScript,
     address: ctx.address,
     taskQueue,
     bundlePath: mode === 'dlq' ? ctx.bundles.dlq : ctx.bundles.baseline,

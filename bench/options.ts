@@ -60,7 +60,7 @@ const DEFAULTS = {
   happy: '2000',
   rounds: '2',
   park: '300',
-  parkConcurrency: '4',
+  parkConcurrency: '1',
   analyticsSizes: '1000,5000,20000',
   bulk: '5000',
   bulkConcurrency: '8',

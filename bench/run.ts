@@ -18,6 +18,7 @@ import { parseBenchOptions } from './options';
 import type { BenchOptions } from './options';
 import { countingClient } from './counting-client';
 import { startWorker } from './context';
+import { compileWorkerChild } from './worker-process';
 import type { BenchContext } from './context';
 import { historyEvents, runThroughput } from './phases/throughput';
 import type { ThroughputRun } from './phases/throughput';
@@ -186,8 +187,11 @@ async function main(): Promise<void> {
         join(dir, 'baseline-workflow-bundle.js'),
       ),
     };
+    log('compiling the worker child (plain node, as in production)');
+    const workerChildScript = compileWorkerChild(join(dir, 'compiled'));
     const ctx: BenchContext = {
       options,
+      workerChildScript,
       runId,
       address: server.address,
       connection,

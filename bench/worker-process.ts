@@ -1,5 +1,5 @@
 /** Parent side of a worker child: spawn, wait until ready, ask for memory, stop. */
-import { fork } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { toParentSchema } from './ipc';
@@ -7,6 +7,8 @@ import type { ChildEnv, Memory, ToChild, ToParent, WorkerTuning } from './ipc';
 
 export interface WorkerProcessOptions {
   mode: ChildEnv['BENCH_MODE'];
+  /** The compiled worker child (see `compileWorkerChild`). */
+  script: string;
   address: string;
   taskQueue: string;
   bundlePath: string;
@@ -23,6 +25,22 @@ export interface WorkerProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * Compiles the project (bench included) with tsc into `outDir` and returns the worker child's script, so the
+ * worker runs as plain JavaScript on node, as in production: under tsx its RSS would include the loader.
+ */
+export function compileWorkerChild(outDir: string): string {
+  const root = join(__dirname, '..');
+  const tsc = spawnSync(
+    process.execPath,
+    [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.json'), '--outDir', outDir],
+    { cwd: root, encoding: 'utf8' },
+  );
+  if (tsc.status !== 0)
+    throw new Error(`bench: compiling the worker child failed:\n${tsc.stdout}${tsc.stderr}`);
+  return join(outDir, 'bench', 'worker-child.js');
+}
+
 export async function startWorkerProcess(options: WorkerProcessOptions): Promise<WorkerProcess> {
   const env: ChildEnv = {
     BENCH_MODE: options.mode,
@@ -32,12 +50,8 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     BENCH_MAX_CACHED: String(options.maxCached),
     BENCH_WORKER_OPTIONS: JSON.stringify(options.tuning),
   };
-  const child: ChildProcess = fork(join(__dirname, 'worker-child.ts'), [], {
-    execArgv: [
-      '--import',
-      'tsx',
-      ...(options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : []),
-    ],
+  const child: ChildProcess = fork(options.script, [], {
+    execArgv: options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : [],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

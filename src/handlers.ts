@@ -3,7 +3,7 @@
  */
 import { z } from 'zod';
 import type { Logger as PinoLogger } from 'pino';
-import { TOPIC_PATTERN } from './shared/envelope';
+import { TOPIC_PATTERN } from './shared/json';
 import type { Envelope } from './shared/envelope';
 import { DEFAULT_REDRIVE_POLICY } from './shared/backoff';
 import type { RedrivePolicy } from './shared/backoff';

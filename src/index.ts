@@ -38,7 +38,7 @@ export type { Envelope, PublishInput } from './shared/envelope';
 export { applyMergePatch } from './shared/merge-patch';
 export { failureFingerprint, normaliseErrorMessage } from './shared/fingerprint';
 export type * from './shared/types';
-export { retryInputSchema, discardInputSchema } from './shared/types';
+export { retryInputSchema, discardInputSchema } from './shared/operator-input';
 export {
   ensureAnalyticsSchedule,
   getAnalyticsSettings,
@@ -54,6 +54,6 @@ export type {
 } from './analytics/schedule';
 export { computeSnapshot } from './analytics/snapshot';
 export { signBody, SIGNATURE_HEADER } from './analytics/webhook';
-export { analyticsConfigSchema } from './shared/analytics';
+export { analyticsConfigSchema } from './shared/analytics-config';
 export type * from './shared/analytics';
 export { evaluateRules, transitionAlerts, evaluateAlerts } from './shared/alert-rules';

@@ -2,7 +2,8 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
-import { formatIssues, publishInputSchema } from './shared/envelope';
+import { publishInputSchema } from './shared/envelope';
+import { formatIssues } from './shared/json';
 import type { Envelope, PublishInput } from './shared/envelope';
 import { DEFAULT_TASK_QUEUE, messageWorkflowId, PROCESS_MESSAGE_WORKFLOW } from './shared/names';
 import { DlqTopic } from './shared/search-attributes';

@@ -1,7 +1,7 @@
 /** Alert rules and lifecycle as pure functions: no server. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyticsConfigSchema } from '../src/shared/analytics';
+import { analyticsConfigSchema } from '../src/shared/analytics-config';
 import type { AnalyticsConfig, AnalyticsResult, DlqSnapshot, FailureGroup } from '../src/shared/analytics';
 import {
   asPreviousResult,

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { toEnvelope, PublishError } from '../src/publish';
 import { ConfigError, loadConfig } from '../src/config';
 import { defineHandler, HandlerDefinitionError } from '../src/handlers';
-import { jsonProblem } from '../src/shared/envelope';
-import { retryInputSchema } from '../src/shared/types';
+import { jsonProblem } from '../src/shared/json';
+import { retryInputSchema } from '../src/shared/operator-input';
 
 function problemsOf(fn: () => unknown): string[] {
   try {

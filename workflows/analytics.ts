@@ -12,10 +12,10 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { AnalyticsActivities } from '../activities/analytics-activities';
-import { analyticsConfigSchema } from '../src/shared/analytics';
 import type { AlertNotification, AnalyticsResult, WebhookDelivery } from '../src/shared/analytics';
 import { asPreviousResult, buildAnalyticsResult, evaluateAlerts } from '../src/shared/alert-rules';
-import { formatIssues } from '../src/shared/envelope';
+import { formatIssues } from '../src/shared/json';
+import { analyticsConfigSchemas } from './lazy-schemas';
 
 /** Undelivered notifications carried to the next run, at most. */
 const MAX_CARRIED = 100;
@@ -26,7 +26,7 @@ const { computeDlqSnapshot, logAlerts } = proxyActivities<AnalyticsActivities>({
 });
 
 export async function dlqAnalytics(rawConfig?: unknown): Promise<AnalyticsResult> {
-  const parsed = analyticsConfigSchema.safeParse(rawConfig ?? {});
+  const parsed = analyticsConfigSchemas().analyticsConfigSchema.safeParse(rawConfig ?? {});
   if (!parsed.success) {
     throw ApplicationFailure.create({
       type: 'ValidationError',

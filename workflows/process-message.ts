@@ -31,7 +31,6 @@ import {
 } from '../src/shared/search-attributes';
 import { failureFingerprint } from '../src/shared/fingerprint';
 import { redriveDelayMs } from '../src/shared/backoff';
-import { discardInputSchema, retryInputSchema } from '../src/shared/types';
 import type {
   AuditEntry,
   DeadLetter,
@@ -43,11 +42,12 @@ import type {
   RetryInput,
   Route,
 } from '../src/shared/types';
-import { formatIssues, jsonProblem } from '../src/shared/envelope';
+import { formatIssues, jsonProblem } from '../src/shared/json';
 import { repairedPayload } from '../src/shared/merge-patch';
 import { jsonByteLength } from '../src/shared/size';
 import { explainDeadLetter } from './explain';
 import { trimAudit } from './audit';
+import { operatorInputSchemas } from './lazy-schemas';
 import { factsFromFailure, noHandlerFacts } from './failure-facts';
 import type { FailureFacts } from './failure-facts';
 
@@ -126,7 +126,7 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
   ): Promise<
     { ok: true; input: RetryInput; payload: unknown; changed: boolean } | { ok: false; problems: string[] }
   > => {
-    const parsed = retryInputSchema.safeParse(raw ?? {});
+    const parsed = operatorInputSchemas().retryInputSchema.safeParse(raw ?? {});
     if (!parsed.success) return { ok: false, problems: formatIssues(parsed.error.issues) };
     const blockers = retryBlockers();
     if (blockers.length) return { ok: false, problems: blockers };
@@ -190,7 +190,7 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
             ? { ok: false, problems: [`the message became ${state.status} while the repair was checked`] }
             : checked;
         if (!prepared.ok) {
-          const parsed = retryInputSchema.safeParse(raw);
+          const parsed = operatorInputSchemas().retryInputSchema.safeParse(raw);
           audit({
             action: 'retry-rejected',
             via: 'update',
@@ -223,7 +223,7 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
     {
       // Synchronous checks only; the schema check runs in the handler, before anything changes.
       validator: (raw) => {
-        const parsed = retryInputSchema.safeParse(raw ?? {});
+        const parsed = operatorInputSchemas().retryInputSchema.safeParse(raw ?? {});
         const problems = parsed.success ? retryBlockers() : formatIssues(parsed.error.issues);
         if (repairInFlight || actions.length > 0)
           problems.push('another retry or discard is already being applied');
@@ -389,7 +389,7 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
   /** Handles one queued operator action while dead. Returns the outcome when the workflow should end. */
   const handleAction = async (action: PendingAction): Promise<'resumed' | 'discarded' | 'stay'> => {
     if (action.kind === 'discard') {
-      const parsed = discardInputSchema.safeParse(action.raw);
+      const parsed = operatorInputSchemas().discardInputSchema.safeParse(action.raw);
       if (!parsed.success) {
         audit({ action: 'discard-rejected', via: 'signal', problems: formatIssues(parsed.error.issues) });
         return 'stay';
@@ -408,7 +408,7 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
     }
     const prepared = await prepareRetry(action.raw);
     if (!prepared.ok) {
-      const parsed = retryInputSchema.safeParse(action.raw);
+      const parsed = operatorInputSchemas().retryInputSchema.safeParse(action.raw);
       audit({
         action: 'retry-rejected',
         via: 'signal',

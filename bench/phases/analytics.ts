@@ -4,7 +4,7 @@
  * `serverCalls` is reported beside them.
  */
 import { computeSnapshot } from '../../src/analytics/snapshot';
-import { analyticsConfigSchema } from '../../src/shared/analytics';
+import { analyticsConfigSchema } from '../../src/shared/analytics-config';
 import { FAIL_TOPICS, TOPIC_BULK, TOPIC_PARK } from '../handlers';
 import type { BenchContext } from '../context';
 import { median, round } from '../stats';

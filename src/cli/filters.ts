@@ -6,7 +6,7 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 import { ERROR_CLASSES } from '../shared/errors';
 import { DLQ_STATUS_VALUES } from '../shared/types';
-import { TOPIC_PATTERN } from '../shared/envelope';
+import { TOPIC_PATTERN } from '../shared/json';
 import { DURATION_HINT, parseDuration } from '../shared/duration';
 import { PROCESS_MESSAGE_WORKFLOW } from '../shared/names';
 import {

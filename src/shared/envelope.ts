@@ -1,42 +1,9 @@
 /**
- * The message envelope: one zod schema shared by producers, workflows and the CLI. Workflow-safe.
+ * The message envelope: one zod schema shared by producers, activities and the CLI. Workflow-safe, but
+ * workflow code must not import it at top level (it loads zod): use `./json` there.
  */
 import { z } from 'zod';
-
-/** Allowed characters of a message id (also used by topics, minus `:`). */
-export const MESSAGE_ID_PATTERN = /^[A-Za-z0-9._:-]{1,200}$/;
-/** Topics end up inside workflow ids (`msg:<topic>:<id>`), so they cannot contain `:`. */
-export const TOPIC_PATTERN = /^[A-Za-z0-9._-]{1,100}$/;
-/** Deepest nesting a payload may have. */
-export const MAX_PAYLOAD_DEPTH = 64;
-
-/** Checks that a value is plain JSON (no undefined, functions, NaN, cycles or class instances) without recursion. */
-export function jsonProblem(value: unknown, maxDepth = MAX_PAYLOAD_DEPTH): string | undefined {
-  const stack: Array<{ v: unknown; depth: number; path: string }> = [{ v: value, depth: 0, path: '$' }];
-  const seen = new Set<object>();
-  while (stack.length > 0) {
-    const { v, depth, path } = stack.pop()!;
-    if (depth > maxDepth) return `${path} is nested deeper than ${maxDepth} levels`;
-    if (v === null || typeof v === 'string' || typeof v === 'boolean') continue;
-    if (typeof v === 'number') {
-      if (!Number.isFinite(v)) return `${path} is ${String(v)}, which JSON cannot hold`;
-      continue;
-    }
-    if (typeof v !== 'object') return `${path} is a ${typeof v}, which JSON cannot hold`;
-    if (seen.has(v)) return `${path} is a circular reference`;
-    seen.add(v);
-    if (Array.isArray(v)) {
-      v.forEach((item, i) => stack.push({ v: item, depth: depth + 1, path: `${path}[${i}]` }));
-      continue;
-    }
-    const proto = Object.getPrototypeOf(v) as unknown;
-    if (proto !== Object.prototype && proto !== null)
-      return `${path} is a class instance; only plain JSON is allowed`;
-    for (const [k, item] of Object.entries(v))
-      stack.push({ v: item, depth: depth + 1, path: `${path}.${k}` });
-  }
-  return undefined;
-}
+import { jsonProblem, MESSAGE_ID_PATTERN, TOPIC_PATTERN } from './json';
 
 /** Any JSON value, checked iteratively so deep payloads fail cleanly instead of overflowing the stack. */
 export const jsonValueSchema = z.unknown().superRefine((value, ctx) => {
@@ -77,8 +44,3 @@ export const envelopeSchema = publishInputSchema.extend({
   producedAt: z.string(),
 });
 export type Envelope = Omit<z.output<typeof envelopeSchema>, 'payload'> & { payload: unknown };
-
-/** Turns zod issues into `path: message` lines, one per bad field. */
-export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
-  return issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`);
-}

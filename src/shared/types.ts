@@ -2,7 +2,8 @@
  * State, dead letter, audit and operator inputs: JSON-safe types shared by workflows, activities,
  * the client and the CLI. Workflow-safe.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
+import type { discardInputSchema, retryInputSchema } from './operator-input';
 import type { Envelope } from './envelope';
 import type { ErrorClass } from './errors';
 import type { RedrivePolicy } from './backoff';
@@ -22,31 +23,10 @@ export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 export const DLQ_STATUS_VALUES = ['dead', 'retrying', 'recovered', 'discarded', 'expired'] as const;
 export type DlqStatusValue = (typeof DLQ_STATUS_VALUES)[number];
 
-/** Input of the `retry` signal and the `repair` update. */
-export const retryInputSchema = z
-  .strictObject({
-    payload: z.unknown().optional(),
-    patch: z
-      .record(z.string(), z.unknown(), { error: 'must be a JSON object (an RFC 7386 merge patch)' })
-      .optional(),
-    reason: z.string().max(1000).optional(),
-    operator: z.string().max(200).optional(),
-  })
-  .refine((v) => !(v.patch !== undefined && v.payload !== undefined), {
-    error: 'give either `patch` or `payload`, not both',
-  });
-export type RetryInput = z.infer<typeof retryInputSchema>;
-
-/** Input of the `discard` signal. */
-export const discardInputSchema = z.strictObject({
-  reason: z
-    .string({ error: 'is required: say why the message is discarded' })
-    .trim()
-    .min(1, 'must not be empty')
-    .max(1000),
-  operator: z.string().max(200).optional(),
-});
-export type DiscardInput = z.infer<typeof discardInputSchema>;
+/** Input of the `retry` signal and the `repair` update (validated by `retryInputSchema`). */
+export type RetryInput = z.output<typeof retryInputSchema>;
+/** Input of the `discard` signal (validated by `discardInputSchema`). */
+export type DiscardInput = z.output<typeof discardInputSchema>;
 
 /** Everything a person needs to fix a parked message. */
 export interface DeadLetter {

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context';
 import { UserError } from '../context';
 import { table } from '../output';
-import { ANALYTICS_CONFIG_KEYS } from '../../shared/analytics';
+import { ANALYTICS_CONFIG_KEYS } from '../../shared/analytics-config';
 import {
   AnalyticsScheduleMissingError,
   AnalyticsSettingsError,

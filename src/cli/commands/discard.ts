@@ -3,9 +3,9 @@
  * Bulk asks for confirmation unless `--yes`, and refuses without a terminal to ask on.
  */
 import type { Command } from 'commander';
-import { discardInputSchema } from '../../shared/types';
+import { discardInputSchema } from '../../shared/operator-input';
 import type { DiscardInput } from '../../shared/types';
-import { formatIssues } from '../../shared/envelope';
+import { formatIssues } from '../../shared/json';
 import { discardSignal } from '../../shared/definitions';
 import type { CliContext } from '../context';
 import { UserError } from '../context';

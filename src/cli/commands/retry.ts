@@ -4,9 +4,9 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
-import { retryInputSchema } from '../../shared/types';
+import { retryInputSchema } from '../../shared/operator-input';
 import type { RetryInput } from '../../shared/types';
-import { formatIssues } from '../../shared/envelope';
+import { formatIssues } from '../../shared/json';
 import { repairedPayload } from '../../shared/merge-patch';
 import { retrySignal } from '../../shared/definitions';
 import type { CliContext } from '../context';

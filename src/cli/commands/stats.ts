@@ -8,7 +8,7 @@ import {
   getAnalyticsSettings,
   lastAnalyticsResult,
 } from '../../analytics/schedule';
-import { analyticsConfigSchema } from '../../shared/analytics';
+import { analyticsConfigSchema } from '../../shared/analytics-config';
 import type { AnalyticsConfig, AnalyticsResult } from '../../shared/analytics';
 import { buildAnalyticsResult, evaluateAlerts, formatAge } from '../../shared/alert-rules';
 

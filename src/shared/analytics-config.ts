@@ -1,0 +1,61 @@
+/**
+ * The analytics configuration (the schedule's workflow input), zod-validated. Workflow-safe; the
+ * `dlqAnalytics` workflow loads it lazily through `workflows/lazy-schemas.ts`, because every module a
+ * workflow imports at top level is evaluated again for each message workflow in the same bundle.
+ */
+import { z } from 'zod';
+import { DURATION_HINT, parseDuration } from './duration';
+import { topicSchema } from './envelope';
+
+const durationText = z.string().refine(
+  (text) => {
+    const ms = parseDuration(text);
+    return ms !== undefined && ms > 0;
+  },
+  { message: `must be ${DURATION_HINT}` },
+);
+
+const count = z
+  .number({ error: 'must be a whole number' })
+  .int('must be a whole number')
+  .min(0, 'must be 0 or more');
+
+/**
+ * The analytics configuration: the schedule's workflow input. Every threshold is "alert when the value is
+ * above it". Changed at run time with `dlq config set`; the next run uses it.
+ */
+export const analyticsConfigSchema = z.strictObject({
+  /** Registered topics: each gets its own count in the by-topic breakdown. @defaultValue `[]` */
+  topics: z.array(topicSchema).max(200, 'at most 200 topics').default([]),
+  /**
+   * Extra visibility filter ANDed to every query, e.g. `DlqTopic IN ('orders','payments')`.
+   * @defaultValue `''` (every message workflow in the namespace)
+   */
+  filter: z.string().max(2000).default(''),
+  /** Alert (warning) when more messages than this are parked. @defaultValue `1000` */
+  parkedTotal: count.default(1000),
+  /** Alert (warning) when the oldest parked message is older than this. @defaultValue `24h` */
+  oldestAge: durationText.default('24h'),
+  /** Alert (critical) when more security failures than this are parked. @defaultValue `10` */
+  securityParked: count.default(10),
+  /** Alert (warning) when more messages than this parked since the previous run. @defaultValue `100` */
+  inflow: count.default(100),
+  /** Alert (warning) when a failure group grew by more than this since the previous run. @defaultValue `50` */
+  groupGrowth: count.default(50),
+  /** An alert that stays active is sent again at most this often. @defaultValue `1h` */
+  renotifyInterval: durationText.default('1h'),
+  /** Failure groups (by `DlqFingerprint`) reported. @defaultValue `10` */
+  topGroups: count.min(1, 'must be 1 or more').max(100, 'must be 100 or less').default(10),
+  /** Parked messages listed (in bounded pages) to find the failure groups. @defaultValue `1000` */
+  maxListed: count.min(10, 'must be 10 or more').max(100_000, 'must be 100000 or less').default(1000),
+  /** Attempts to deliver the webhook (Temporal retries with backoff) before it counts as undelivered. @defaultValue `5` */
+  webhookAttempts: count.min(1, 'must be 1 or more').max(100, 'must be 100 or less').default(5),
+});
+
+/** The analytics configuration, with defaults applied. */
+export type AnalyticsConfig = z.output<typeof analyticsConfigSchema>;
+/** What a caller may give: every field is optional. */
+export type AnalyticsConfigInput = z.input<typeof analyticsConfigSchema>;
+
+/** The keys `dlq config set` accepts (plus `interval`, the schedule's spec). */
+export const ANALYTICS_CONFIG_KEYS = Object.keys(analyticsConfigSchema.shape) as Array<keyof AnalyticsConfig>;
