@@ -34,6 +34,7 @@ export function startWorker(
     bundlePath: mode === 'dlq' ? ctx.bundles.dlq : ctx.bundles.baseline,
     maxCached: ctx.options.maxCached,
     tuning: ctx.options.workerOptions,
+    nodeOptions: ctx.options.workerNodeOptions,
     ...(cpuProfileDir ? { cpuProfileDir } : {}),
   });
 }

@@ -39,6 +39,11 @@ export const benchOptionsSchema = z.object({
   profile: z.boolean(),
   /** Messages of the profiled run. */
   profileMessages: positive,
+  /** Extra node flags for both worker children, e.g. `--max-semi-space-size=2`. */
+  workerNodeOptions: z
+    .string()
+    .transform((v) => v.split(/\s+/).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^--[a-z0-9-]+(=\S+)?$/, 'must be node flags like --name=value'))),
   /** Extra WorkerOptions for both workers, as JSON. */
   workerOptions: z
     .string()
@@ -65,12 +70,13 @@ const DEFAULTS = {
   bulk: '5000',
   bulkConcurrency: '8',
   publishConcurrency: '32',
-  maxCached: '1000',
+  maxCached: '100', // the product's DLQ_MAX_CACHED_WORKFLOWS default
   bullmq: '2000',
   bullmqFailed: '1000',
   redisUrl: 'redis://127.0.0.1:6379',
   profileMessages: '1000',
   workerOptions: '{}',
+  workerNodeOptions: '',
 } as const;
 
 const QUICK = {
@@ -109,6 +115,10 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     .option(
       '--worker-options <json>',
       'extra WorkerOptions for both workers, e.g. {"maxConcurrentWorkflowTaskPolls":4}',
+    )
+    .option(
+      '--worker-node-options <flags>',
+      'node flags for both worker children, e.g. --max-semi-space-size=2',
     )
     .option('--results-dir <dir>', 'where the result JSON goes')
     .exitOverride();

@@ -14,6 +14,8 @@ export interface WorkerProcessOptions {
   bundlePath: string;
   maxCached: number;
   tuning: WorkerTuning;
+  /** Extra node flags of the child. @defaultValue `[]` */
+  nodeOptions?: string[];
   /** Write V8 CPU profiles (every thread) into this directory. @defaultValue no profiling */
   cpuProfileDir?: string;
 }
@@ -51,8 +53,12 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     BENCH_WORKER_OPTIONS: JSON.stringify(options.tuning),
   };
   const child: ChildProcess = fork(options.script, [], {
-    execArgv: options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : [],
-    env: { ...process.env, ...env },
+    execArgv: [
+      ...(options.nodeOptions ?? []),
+      ...(options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : []),
+    ],
+    // The compiled child lives outside the project; it resolves packages from the project's node_modules.
+    env: { ...process.env, ...env, NODE_PATH: join(__dirname, '..', 'node_modules') },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

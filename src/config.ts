@@ -99,8 +99,12 @@ export const envSchema = z.object({
   DLQ_EXPIRE_AFTER: duration('14d'),
   /** Repair cycles (retries and re-drives) after which a message stays parked until discarded. @defaultValue `20` */
   DLQ_MAX_REPAIR_CYCLES: integer(20, 1, 10_000),
-  /** Workflows kept in the worker's cache; parked ones are evicted beyond it. @defaultValue `1000` */
-  DLQ_MAX_CACHED_WORKFLOWS: integer(1000, 0, 100_000),
+  /**
+   * Workflows kept in the worker's cache. Parked workflows are idle for hours, so caching them buys nothing:
+   * beyond the bound they are evicted, and replayed (a few dozen events) when an operator acts. Each cached
+   * workflow costs about 0.35 MiB of worker memory (see docs/performance.md). @defaultValue `100`
+   */
+  DLQ_MAX_CACHED_WORKFLOWS: integer(100, 0, 100_000),
   /** Port of the dev server `npm start` runs. @defaultValue `7233` */
   DLQ_DEV_SERVER_PORT: port(7233),
   /** Port of the dev server's Web UI. @defaultValue `8233` */
