@@ -10,6 +10,8 @@ export interface BenchContext {
   /** Unique per run: prefixes ids and task queues. */
   runId: string;
   address: string;
+  /** The dev server's pid, for its CPU time. */
+  serverPid: number;
   connection: Connection;
   client: Client;
   counting: CountingClient;

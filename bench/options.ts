@@ -70,7 +70,7 @@ const DEFAULTS = {
   bulk: '5000',
   bulkConcurrency: '8',
   publishConcurrency: '32',
-  maxCached: '100', // the product's DLQ_MAX_CACHED_WORKFLOWS default
+  maxCached: '250', // the product's DLQ_MAX_CACHED_WORKFLOWS default
   bullmq: '2000',
   bullmqFailed: '1000',
   redisUrl: 'redis://127.0.0.1:6379',

@@ -95,6 +95,24 @@ export function renderTable(r: BenchResults): string {
     '≥ 0.9',
     ok(t.ratio >= 0.9),
   ]);
+  const cpu = (mode: 'dlq' | 'baseline') => {
+    const runs = t.runs.filter((run) => run.mode === mode);
+    const mean = (pick: (run: ThroughputRun) => number) =>
+      round(runs.reduce((sum, run) => sum + pick(run), 0) / Math.max(runs.length, 1), 1);
+    return {
+      server: mean((run) => run.cpuMsPerMessage.server),
+      worker: mean((run) => run.cpuMsPerMessage.worker),
+    };
+  };
+  const [dlqCpu, baseCpu] = [cpu('dlq'), cpu('baseline')];
+  table.push([
+    'CPU per message, ms (server · worker)',
+    `${dlqCpu.server} · ${dlqCpu.worker}`,
+    `${baseCpu.server} · ${baseCpu.worker} bare`,
+    round((dlqCpu.server + dlqCpu.worker) / (baseCpu.server + baseCpu.worker), 2),
+    '',
+    '',
+  ]);
   const h = r.historyEvents;
   table.push([
     'History events per message',

@@ -194,6 +194,7 @@ async function main(): Promise<void> {
       workerChildScript,
       runId,
       address: server.address,
+      serverPid: server.process.pid ?? -1,
       connection,
       client: new Client({ connection, namespace: 'default' }),
       counting: countingClient(connection),

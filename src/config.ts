@@ -100,11 +100,12 @@ export const envSchema = z.object({
   /** Repair cycles (retries and re-drives) after which a message stays parked until discarded. @defaultValue `20` */
   DLQ_MAX_REPAIR_CYCLES: integer(20, 1, 10_000),
   /**
-   * Workflows kept in the worker's cache. Parked workflows are idle for hours, so caching them buys nothing:
-   * beyond the bound they are evicted, and replayed (a few dozen events) when an operator acts. Each cached
-   * workflow costs about 0.35 MiB of worker memory (see docs/performance.md). @defaultValue `100`
+   * Workflows kept in the worker's cache. Each costs about 0.3 MiB of worker memory, as much as a bare Temporal
+   * workflow. Parked workflows are idle for hours: beyond the bound they are evicted (least recently used
+   * first) and replayed when an operator acts. Messages in flight need a slot between their workflow tasks;
+   * a burst larger than the cache costs replays (see docs/performance.md). @defaultValue `250`
    */
-  DLQ_MAX_CACHED_WORKFLOWS: integer(100, 0, 100_000),
+  DLQ_MAX_CACHED_WORKFLOWS: integer(250, 0, 100_000),
   /** Port of the dev server `npm start` runs. @defaultValue `7233` */
   DLQ_DEV_SERVER_PORT: port(7233),
   /** Port of the dev server's Web UI. @defaultValue `8233` */

@@ -11,6 +11,12 @@ import { AesGcmCodec, EncryptionKeyError, parseKeyRing } from './encryption';
 /** The config fields encryption reads. */
 export type EncryptionConfig = Partial<Pick<Config, 'DLQ_ENCRYPTION_KEYS' | 'DLQ_ENCRYPTION_KEYS_FILE'>>;
 
+/**
+ * Failure messages and stacks are encrypted along with payloads. The pre-built workflow bundle keeps the
+ * default failure converter: it decodes encoded failures, and the workflows' own failures carry no payload data.
+ */
+const ENCRYPTED_FAILURE_CONVERTER_PATH = require.resolve('./encrypted-failure-converter');
+
 const cache = new Map<string, { codec: AesGcmCodec | undefined; converter: DataConverter }>();
 
 function keySpec(config: EncryptionConfig): { spec: string; variable: string } | undefined {
@@ -44,14 +50,17 @@ function resolve(config: EncryptionConfig): { codec: AesGcmCodec | undefined; co
       throw err;
     }
   }
-  const entry = { codec, converter: codec ? { payloadCodecs: [codec] } : {} };
+  const converter: DataConverter = codec
+    ? { payloadCodecs: [codec], failureConverterPath: ENCRYPTED_FAILURE_CONVERTER_PATH }
+    : {};
+  const entry = { codec, converter };
   cache.set(memoKey, entry);
   return entry;
 }
 
 /**
- * The shared data converter: `{ payloadCodecs: [AES-256-GCM] }` with encryption on, `{}` (Temporal's
- * default) with it off. The same object is returned for the same configuration. Throws `ConfigError`.
+ * The shared data converter: `{ payloadCodecs: [AES-256-GCM], failureConverterPath }` with encryption on
+ * (failure messages and stacks encrypted too), `{}` (Temporal's default) with it off. The same object is returned for the same configuration. Throws `ConfigError`.
  */
 export function dataConverterFromConfig(config: EncryptionConfig): DataConverter {
   return resolve(config).converter;

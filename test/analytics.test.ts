@@ -412,6 +412,49 @@ describe('alerts', () => {
   });
 });
 
+describe('a failed run', () => {
+  it("raises the analytics-failed alert on the next run, from the schedule's lastFailure", async () => {
+    const id = await schedule('failed-run', { filter: inList(TOPIC.hook), parkedTotal: 1000 });
+    const handle = env.client.schedule.getHandle(id);
+    const setInput = (input: unknown) =>
+      handle.update((prev) => {
+        assert.equal(prev.action.type, 'startWorkflow');
+        return { ...prev, action: { ...prev.action, args: [input] } };
+      });
+    // An operator edits the schedule's input by hand (Web UI or `temporal schedule update`) and breaks it.
+    await setInput({ filter: inList(TOPIC.hook), parkedTotal: 'lots' });
+    const before = (await handle.describe()).info.numActionsTaken;
+    await handle.trigger(ScheduleOverlapPolicy.SKIP);
+    const failedRun = await waitFor(`the failing run of ${id}`, async () => {
+      const d = await handle.describe();
+      return d.info.numActionsTaken > before ? d.info.recentActions.at(-1) : undefined;
+    });
+    assert.equal(failedRun.action.type, 'startWorkflow');
+    const { workflowId, firstExecutionRunId } = failedRun.action.workflow;
+    await assert.rejects(
+      env.client.workflow.getHandle(workflowId, firstExecutionRunId).result(),
+      (err: Error) => /parkedTotal/.test(String((err.cause as Error | undefined)?.message)),
+    );
+
+    await setInput({ filter: inList(TOPIC.hook), parkedTotal: 1000 });
+    const next = await runOnce(id);
+    const failed = next.alerts.active.find((a) => a.id === 'analytics-failed');
+    assert.ok(
+      failed,
+      `expected the analytics-failed alert, got ${next.alerts.active.map((a) => a.id).join(', ')}`,
+    );
+    assert.equal(failed.severity, 'critical');
+    assert.match(failed.message, /ValidationError/);
+    assert.match(failed.message, /parkedTotal/);
+    // The run after that one has no failed predecessor: the alert resolves.
+    const third = await runOnce(id);
+    assert.equal(
+      third.alerts.active.some((a) => a.id === 'analytics-failed'),
+      false,
+    );
+  });
+});
+
 describe('settings', () => {
   it('dlq config set: a bad value changes nothing; a good one is used by the next run', async () => {
     const scopeHook = inList(TOPIC.hook);

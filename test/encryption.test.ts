@@ -149,6 +149,8 @@ describe('encryption against the real server, and the codec server', () => {
   const origin = 'http://localhost:8233';
   const secret = `PLAINTEXT-SECRET-${uid()}`;
   const headerSecret = `HEADER-SECRET-${uid()}`;
+  // A handler that (against the advice) puts payload data into its error message.
+  const failureSecret = `FAILURE-SECRET-${uid()}`;
   let workflowId: string;
   let startPayload: JSONPayload;
 
@@ -159,7 +161,7 @@ describe('encryption against the real server, and the codec server', () => {
         defineHandler({
           topic: 'enc-parks',
           handle: () => {
-            throw new PermanentError('customer not found', { reason: 'HTTP_404' });
+            throw new PermanentError(`customer ${failureSecret} not found`, { reason: 'HTTP_404' });
           },
         }),
       ],
@@ -194,6 +196,7 @@ describe('encryption against the real server, and the codec server', () => {
     const state = await waitForStatus(client, workflowId, 'dead');
     assert.equal((state.envelope.payload as { note: string }).note, secret);
     assert.equal(state.deadLetter?.headers['x-customer'], headerSecret);
+    assert.ok(state.deadLetter?.message.includes(failureSecret), 'the dead letter keeps the decoded message');
 
     const { history } = await env.connection.workflowService.getWorkflowExecutionHistory({
       namespace: 'default',
@@ -201,13 +204,18 @@ describe('encryption against the real server, and the codec server', () => {
     });
     const raw = Buffer.from(temporal.api.history.v1.History.encode(history!).finish());
     assert.ok(raw.length > 0);
-    for (const needle of [secret, headerSecret])
+    for (const needle of [secret, headerSecret, failureSecret])
       assert.equal(raw.includes(needle), false, `the raw history holds "${needle}" in plaintext`);
     const started = history!.events![0]!.workflowExecutionStartedEventAttributes!;
     const input = started.input!.payloads![0]!;
     assert.equal(utf8(input.metadata!.encoding), ENCRYPTED_ENCODING);
     assert.equal(utf8(input.metadata![KEY_ID_METADATA]), 'active');
     startPayload = payloadToJSON(input);
+    // The activity failure's message and stack travel as encrypted `encodedAttributes`.
+    const failed = history!.events!.find((e) => e.activityTaskFailedEventAttributes)!;
+    const failure = failed.activityTaskFailedEventAttributes!.failure!;
+    assert.equal(failure.message, 'Encoded failure');
+    assert.equal(utf8(failure.encodedAttributes!.metadata!.encoding), ENCRYPTED_ENCODING);
     // The state query answer is encrypted on the wire too: a client without the codec cannot read it.
     await assert.rejects(env.client.workflow.getHandle(workflowId).query(stateQuery));
   });

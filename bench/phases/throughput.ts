@@ -3,6 +3,7 @@
  * workflow with one no-op activity, on the same server with the same worker settings. Throughput runs from
  * the first publish to the last close time (read from visibility afterwards, so no polling skews it).
  */
+import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { publishMany } from '../../src/publish';
 import { BASELINE_WORKFLOW } from '../baseline-activities';
@@ -20,9 +21,19 @@ export interface ThroughputRun {
   perSecond: number;
   /** Start to close of each workflow, from visibility. */
   latencyMs: { p50: number; p95: number };
+  /** CPU time per message of the Temporal server and of the worker child (all threads), from /proc. */
+  cpuMsPerMessage: { server: number; worker: number };
   /** Workflow ids of a few runs, for the history comparison. */
   sampleIds: string[];
 }
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+export function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+/** Linux's USER_HZ: /proc reports CPU time in these ticks. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 async function closeTimes(client: Client, taskQueue: string) {
   const rows: Array<{ start: number; close: number; workflowId: string }> = [];
@@ -53,6 +64,7 @@ export async function runThroughput(
   try {
     const concurrency = ctx.options.publishConcurrency;
     const ids = Array.from({ length: n }, (_, i) => `${ctx.runId}-${round_}-${i}${cpuProfileDir ? 'p' : ''}`);
+    const cpu0 = { server: processCpuSeconds(ctx.serverPid), worker: processCpuSeconds(worker.pid) };
     const t0 = Date.now();
     let failedPublishes = 0;
     if (mode === 'dlq') {
@@ -82,6 +94,11 @@ export async function runThroughput(
       15 * 60_000,
       250,
     );
+    const cpuMs = (pid: number, before: number) => round(((processCpuSeconds(pid) - before) * 1000) / n, 2);
+    const cpuMsPerMessage = {
+      server: cpuMs(ctx.serverPid, cpu0.server),
+      worker: cpuMs(worker.pid, cpu0.worker),
+    };
     const rows = await closeTimes(ctx.client, taskQueue);
     const last = Math.max(...rows.map((r) => r.close));
     const seconds = (last - t0) / 1000;
@@ -94,6 +111,7 @@ export async function runThroughput(
       seconds: round(seconds, 2),
       perSecond: round(rows.length / seconds, 1),
       latencyMs: { p50: percentile(latencies, 50), p95: percentile(latencies, 95) },
+      cpuMsPerMessage,
       sampleIds: rows.slice(0, 10).map((r) => r.workflowId),
     };
   } finally {
