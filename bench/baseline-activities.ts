@@ -11,3 +11,6 @@ export type BaselineActivities = ReturnType<typeof createBaselineActivities>;
 
 /** Workflow type of the baseline workflow. */
 export const BASELINE_WORKFLOW = 'baselineWorkflow';
+
+/** Workflow type of the bare parked workflow (see `baselineParked`). */
+export const BASELINE_PARKED_WORKFLOW = 'baselineParked';

@@ -7,8 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
+import { ARTIFACTS, launchChromium, skipWithoutChromium } from './chromium';
 import { z } from 'zod';
 import { openTestEnv, requireEnv, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
@@ -17,23 +17,8 @@ import { publish } from '../src/publish';
 import { uiListUrl } from '../src/ui-links';
 import { stateQuery } from '../src/shared/definitions';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const ARTIFACTS = join(__dirname, 'artifacts');
 const DOC_IMAGE = join(__dirname, '..', 'docs', 'images', 'ui-parked-message.png');
 const DOC_SIGNAL_IMAGE = join(__dirname, '..', 'docs', 'images', 'ui-send-retry-signal.png');
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does it) to run the browser test`;
 
 const TOPIC = `ui-orders-${uid()}`;
 const IDS = ['order-1001', 'order-1002'];
@@ -42,7 +27,7 @@ let env: TestEnv;
 let browser: Browser | undefined;
 let page: Page;
 
-describe('Temporal Web UI in a real browser', { skip }, () => {
+describe('Temporal Web UI in a real browser', { skip: skipWithoutChromium }, () => {
   before(async () => {
     env = await openTestEnv();
     await env.startWorker([
@@ -66,7 +51,7 @@ describe('Temporal Web UI in a real browser', { skip }, () => {
       (await env.client.workflow.count(query)).count === IDS.length ? true : undefined,
     );
     mkdirSync(ARTIFACTS, { recursive: true });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS, headless: true });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   });
   after(async () => {
