@@ -16,6 +16,7 @@ import { startDevServer } from '../src/dev-server';
 import { setupServer } from '../src/setup';
 import { WORKFLOWS_ENTRY } from '../src/bundle-path';
 import { publish } from '../src/publish';
+import { DlqStatus } from '../src/shared/search-attributes';
 import { BASELINE_PARKED_WORKFLOW } from './baseline-activities';
 import { TOPIC_PARK } from './handlers';
 import { compileWorkerChild, startWorkerProcess } from './worker-process';
@@ -63,8 +64,8 @@ async function main(): Promise<void> {
           await until(
             `${step} parked`,
             async () =>
-              (await client.workflow.count(`TaskQueue = '${taskQueue}' AND DlqStatus = 'dead'`)).count >=
-              step,
+              (await client.workflow.count(`TaskQueue = '${taskQueue}' AND ${DlqStatus.name} = 'dead'`))
+                .count >= step,
             600_000,
             300,
           );

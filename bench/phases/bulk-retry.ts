@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { runCli } from '../../src/cli/main';
 import type { CliContext } from '../../src/cli/context';
 import { loadConfig } from '../../src/config';
-import { DlqFingerprint } from '../../src/shared/search-attributes';
+import { DlqFingerprint, DlqStatus, DlqTopic } from '../../src/shared/search-attributes';
 import { BULK_PATCH, TOPIC_BULK } from '../handlers';
 import { countWhere } from '../context';
 import type { BenchContext } from '../context';
@@ -44,7 +44,7 @@ function benchCliContext(ctx: BenchContext, out: unknown[]): CliContext {
 }
 
 export async function runBulkRetry(ctx: BenchContext): Promise<BulkRetry> {
-  const dead = `DlqTopic = '${TOPIC_BULK}' AND DlqStatus = 'dead'`;
+  const dead = `${DlqTopic.name} = '${TOPIC_BULK}' AND ${DlqStatus.name} = 'dead'`;
   let group: string | undefined;
   for await (const info of ctx.client.workflow.list({ query: dead, pageSize: 1 })) {
     group = info.typedSearchAttributes.get(DlqFingerprint);
@@ -76,7 +76,7 @@ export async function runBulkRetry(ctx: BenchContext): Promise<BulkRetry> {
   const exitCode = await runCli(argv, benchCliContext(ctx, out));
   const acceptedAt = Date.now();
   const report = (out[0] ?? {}) as { selected?: number; accepted?: number };
-  const recovered = `DlqFingerprint = '${group}' AND DlqStatus = 'recovered'`;
+  const recovered = `${DlqFingerprint.name} = '${group}' AND ${DlqStatus.name} = 'recovered'`;
   const expected = report.accepted ?? 0;
   await until(
     `${expected} recovered`,

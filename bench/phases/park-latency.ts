@@ -8,6 +8,7 @@ import { tsToMs } from '@temporalio/common/lib/time';
 import { publish } from '../../src/publish';
 import { stateQuery } from '../../src/shared/definitions';
 import { messageWorkflowId } from '../../src/shared/names';
+import { DlqStatus, DlqTopic } from '../../src/shared/search-attributes';
 import { TOPIC_PARK } from '../handlers';
 import type { BenchContext } from '../context';
 import { mapLimit, percentile, sleep } from '../stats';
@@ -48,7 +49,7 @@ export async function runParkLatency(ctx: BenchContext, taskQueue: string): Prom
   const listed = new Map<string, number>();
   let polling = true;
   const poller = (async () => {
-    const query = `TaskQueue = '${taskQueue}' AND DlqTopic = '${TOPIC_PARK}' AND DlqStatus = 'dead'`;
+    const query = `TaskQueue = '${taskQueue}' AND ${DlqTopic.name} = '${TOPIC_PARK}' AND ${DlqStatus.name} = 'dead'`;
     while (polling) {
       const at = Date.now();
       for await (const info of client.workflow.list({ query, pageSize: 1000 })) {
