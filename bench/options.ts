@@ -1,6 +1,7 @@
 /** Bench options: flags (commander), then `BENCH_*` environment variables, then defaults; checked with zod. */
 import { Command } from 'commander';
 import { z } from 'zod';
+import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../src/config';
 import { workerTuningSchema } from './ipc';
 
 const positive = z.coerce.number().int().positive();
@@ -70,7 +71,7 @@ const DEFAULTS = {
   bulk: '5000',
   bulkConcurrency: '8',
   publishConcurrency: '32',
-  maxCached: '250', // the product's DLQ_MAX_CACHED_WORKFLOWS default
+  maxCached: String(DEFAULT_MAX_CACHED_WORKFLOWS),
   bullmq: '2000',
   bullmqFailed: '1000',
   redisUrl: 'redis://127.0.0.1:6379',

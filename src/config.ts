@@ -19,6 +19,9 @@ const duration = (fallback: string) =>
       return ms;
     });
 
+/** Default of `DLQ_MAX_CACHED_WORKFLOWS` (the bench uses it too). */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 250;
+
 const integer = (fallback: number, min: number, max: number) =>
   z
     .string()
@@ -105,7 +108,7 @@ export const envSchema = z.object({
    * first) and replayed when an operator acts. Messages in flight need a slot between their workflow tasks;
    * a burst larger than the cache costs replays (see docs/performance.md). @defaultValue `250`
    */
-  DLQ_MAX_CACHED_WORKFLOWS: integer(250, 0, 100_000),
+  DLQ_MAX_CACHED_WORKFLOWS: integer(DEFAULT_MAX_CACHED_WORKFLOWS, 0, 100_000),
   /** Port of the dev server `npm start` runs. @defaultValue `7233` */
   DLQ_DEV_SERVER_PORT: port(7233),
   /** Port of the dev server's Web UI. @defaultValue `8233` */

@@ -11,12 +11,6 @@ import { AesGcmCodec, EncryptionKeyError, parseKeyRing } from './encryption';
 /** The config fields encryption reads. */
 export type EncryptionConfig = Partial<Pick<Config, 'DLQ_ENCRYPTION_KEYS' | 'DLQ_ENCRYPTION_KEYS_FILE'>>;
 
-/**
- * Failure messages and stacks are encrypted along with payloads. The pre-built workflow bundle keeps the
- * default failure converter: it decodes encoded failures, and the workflows' own failures carry no payload data.
- */
-const ENCRYPTED_FAILURE_CONVERTER_PATH = require.resolve('./encrypted-failure-converter');
-
 const cache = new Map<string, { codec: AesGcmCodec | undefined; converter: DataConverter }>();
 
 function keySpec(config: EncryptionConfig): { spec: string; variable: string } | undefined {
@@ -51,7 +45,9 @@ function resolve(config: EncryptionConfig): { codec: AesGcmCodec | undefined; co
     }
   }
   const converter: DataConverter = codec
-    ? { payloadCodecs: [codec], failureConverterPath: ENCRYPTED_FAILURE_CONVERTER_PATH }
+    ? // Activity failure messages and stacks are encrypted along with payloads (see docs/security.md for the
+      // failures the workflows raise themselves). Resolved only when encryption is on.
+      { payloadCodecs: [codec], failureConverterPath: require.resolve('./encrypted-failure-converter') }
     : {};
   const entry = { codec, converter };
   cache.set(memoKey, entry);

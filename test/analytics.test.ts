@@ -137,8 +137,8 @@ async function schedule(name: string, config: AnalyticsConfigInput): Promise<str
   return scheduleId;
 }
 
-/** Triggers one run (overlap SKIP, so it gets the previous result) and returns its result. */
-async function runOnce(scheduleId: string): Promise<AnalyticsResult> {
+/** Triggers one run (overlap SKIP, so it gets the previous result) and returns the workflow it started. */
+async function triggerRun(scheduleId: string): Promise<{ workflowId: string; firstExecutionRunId: string }> {
   const handle = env.client.schedule.getHandle(scheduleId);
   const before = (await handle.describe()).info.numActionsTaken;
   await handle.trigger(ScheduleOverlapPolicy.SKIP);
@@ -147,7 +147,12 @@ async function runOnce(scheduleId: string): Promise<AnalyticsResult> {
     return d.info.numActionsTaken > before ? d.info.recentActions.at(-1) : undefined;
   });
   assert.equal(action.action.type, 'startWorkflow');
-  const { workflowId, firstExecutionRunId } = action.action.workflow;
+  return action.action.workflow;
+}
+
+/** Triggers one run and returns its result. */
+async function runOnce(scheduleId: string): Promise<AnalyticsResult> {
+  const { workflowId, firstExecutionRunId } = await triggerRun(scheduleId);
   const result = (await env.client.workflow
     .getHandle(workflowId, firstExecutionRunId)
     .result()) as AnalyticsResult;
@@ -423,14 +428,7 @@ describe('a failed run', () => {
       });
     // An operator edits the schedule's input by hand (Web UI or `temporal schedule update`) and breaks it.
     await setInput({ filter: inList(TOPIC.hook), parkedTotal: 'lots' });
-    const before = (await handle.describe()).info.numActionsTaken;
-    await handle.trigger(ScheduleOverlapPolicy.SKIP);
-    const failedRun = await waitFor(`the failing run of ${id}`, async () => {
-      const d = await handle.describe();
-      return d.info.numActionsTaken > before ? d.info.recentActions.at(-1) : undefined;
-    });
-    assert.equal(failedRun.action.type, 'startWorkflow');
-    const { workflowId, firstExecutionRunId } = failedRun.action.workflow;
+    const { workflowId, firstExecutionRunId } = await triggerRun(id);
     await assert.rejects(
       env.client.workflow.getHandle(workflowId, firstExecutionRunId).result(),
       (err: Error) => /parkedTotal/.test(String((err.cause as Error | undefined)?.message)),

@@ -11,14 +11,14 @@
 import type * as AnalyticsConfigModule from '../src/shared/analytics-config';
 import type * as OperatorInputModule from '../src/shared/operator-input';
 
-/* eslint-disable @typescript-eslint/no-require-imports -- lazy on purpose, see above */
-
 /** `retryInputSchema` and `discardInputSchema`, for the `retry`/`discard` signals and the `repair` update. */
 export function operatorInputSchemas(): typeof OperatorInputModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose, see above
   return require('../src/shared/operator-input') as typeof OperatorInputModule;
 }
 
 /** `analyticsConfigSchema`, for the `dlqAnalytics` workflow's input. */
 export function analyticsConfigSchemas(): typeof AnalyticsConfigModule {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose, see above
   return require('../src/shared/analytics-config') as typeof AnalyticsConfigModule;
 }
