@@ -18,4 +18,5 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 USER node
-CMD ["node", "dist/src/worker-main.js"]
+# The V8 flags bound the worker's memory (src/worker-flags.ts; test/worker-flags.test.ts keeps them in step).
+CMD ["node", "--max-semi-space-size=2", "--heap-growing-percent=30", "dist/src/worker-main.js"]

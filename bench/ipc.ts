@@ -14,6 +14,12 @@ export const memorySchema = z.object({
   peakRss: z.number(),
   sampledPeakRss: z.number(),
   heapUsed: z.number(),
+  /** Main thread: V8 heap reserved, and memory outside the heap (buffers) that V8 knows of. */
+  heapTotal: z.number(),
+  external: z.number(),
+  /** The workflow thread(s): V8 heap used and reserved, summed (from the diagnostic report). */
+  workflowHeapUsed: z.number(),
+  workflowHeapTotal: z.number(),
 });
 export type Memory = z.infer<typeof memorySchema>;
 

@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { z } from 'zod';
 import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../src/config';
+import { WORKER_NODE_FLAGS } from '../src/worker-flags';
 import { workerTuningSchema } from './ipc';
 
 const positive = z.coerce.number().int().positive();
@@ -40,7 +41,7 @@ export const benchOptionsSchema = z.object({
   profile: z.boolean(),
   /** Messages of the profiled run. */
   profileMessages: positive,
-  /** Extra node flags for both worker children, e.g. `--max-semi-space-size=2`. */
+  /** Node flags of both worker children. @defaultValue the production worker's (`WORKER_NODE_FLAGS`) */
   workerNodeOptions: z
     .string()
     .transform((v) => v.split(/\s+/).filter(Boolean))
@@ -77,7 +78,7 @@ const DEFAULTS = {
   redisUrl: 'redis://127.0.0.1:6379',
   profileMessages: '1000',
   workerOptions: '{}',
-  workerNodeOptions: '',
+  workerNodeOptions: WORKER_NODE_FLAGS.join(' '),
 } as const;
 
 const QUICK = {
@@ -119,7 +120,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     )
     .option(
       '--worker-node-options <flags>',
-      'node flags for both worker children, e.g. --max-semi-space-size=2',
+      `node flags for both worker children (default: the production worker's, "${WORKER_NODE_FLAGS.join(' ')}"; "" for none)`,
     )
     .option('--results-dir <dir>', 'where the result JSON goes')
     .exitOverride();

@@ -19,7 +19,12 @@ export interface MemoryPoint {
   parked: number;
   rssMiB: number;
   peakRssMiB: number;
+  /** Main thread's V8 heap: used, and reserved (used plus garbage not yet collected). */
   heapUsedMiB: number;
+  heapTotalMiB: number;
+  /** The workflow thread's V8 heap, the same two figures. */
+  workflowHeapUsedMiB: number;
+  workflowHeapTotalMiB: number;
 }
 
 export interface BenchResults {
@@ -68,7 +73,16 @@ export function machine(temporalServer: string): BenchResults['machine'] {
 }
 
 export function memoryPoint(at: string, parked: number, m: Memory): MemoryPoint {
-  return { at, parked, rssMiB: mib(m.rss), peakRssMiB: mib(m.peakRss), heapUsedMiB: mib(m.heapUsed) };
+  return {
+    at,
+    parked,
+    rssMiB: mib(m.rss),
+    peakRssMiB: mib(m.peakRss),
+    heapUsedMiB: mib(m.heapUsed),
+    heapTotalMiB: mib(m.heapTotal),
+    workflowHeapUsedMiB: mib(m.workflowHeapUsed),
+    workflowHeapTotalMiB: mib(m.workflowHeapTotal),
+  };
 }
 
 /** Sums runs of one mode: total messages over total seconds. */
@@ -182,7 +196,7 @@ export function renderTable(r: BenchResults): string {
   const w = r.workerMemory;
   const largest = r.analytics[r.analytics.length - 1]?.parked ?? 0;
   table.push([
-    `Worker peak RSS, ${largest} parked (cache ${w.maxCachedWorkflows})`,
+    `Worker peak RSS, ${largest} parked (cache ${w.maxCachedWorkflows}${r.options.workerNodeOptions.length ? ', worker flags' : ', no worker flags'})`,
     `${w.peakAtLargestMiB} MiB (${w.peakAfterBulkMiB} after bulk retry)`,
     '',
     '',

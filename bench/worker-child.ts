@@ -33,13 +33,35 @@ const sample = (): number => {
   return rss;
 };
 
+interface ThreadHeap {
+  javascriptHeap?: { totalMemory?: number; usedMemory?: number };
+}
+
+/** The workflow threads' V8 heaps: the diagnostic report holds one sub-report per worker thread. */
+function workflowThreadHeaps(): { used: number; total: number } {
+  const report = process.report.getReport() as { workers?: ThreadHeap[] };
+  let used = 0;
+  let total = 0;
+  for (const worker of report.workers ?? []) {
+    used += worker.javascriptHeap?.usedMemory ?? 0;
+    total += worker.javascriptHeap?.totalMemory ?? 0;
+  }
+  return { used, total };
+}
+
 function memory(): Memory {
   const rss = sample();
+  const usage = process.memoryUsage();
+  const workflowHeap = workflowThreadHeaps();
   return {
     rss,
     peakRss: kernelPeakRss() ?? sampledPeak,
     sampledPeakRss: sampledPeak,
-    heapUsed: process.memoryUsage().heapUsed,
+    heapUsed: usage.heapUsed,
+    heapTotal: usage.heapTotal,
+    external: usage.external,
+    workflowHeapUsed: workflowHeap.used,
+    workflowHeapTotal: workflowHeap.total,
   };
 }
 
