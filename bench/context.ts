@@ -37,6 +37,7 @@ export function startWorker(
     maxCached: ctx.options.maxCached,
     tuning: ctx.options.workerOptions,
     nodeOptions: ctx.options.workerNodeOptions,
+    env: ctx.options.workerEnv,
     ...(cpuProfileDir ? { cpuProfileDir } : {}),
   });
 }

@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { z } from 'zod';
 import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../src/config';
-import { WORKER_NODE_FLAGS } from '../src/worker-flags';
+import { WORKER_ENV, WORKER_NODE_FLAGS } from '../src/worker-flags';
 import { workerTuningSchema } from './ipc';
 
 const positive = z.coerce.number().int().positive();
@@ -46,6 +46,14 @@ export const benchOptionsSchema = z.object({
     .string()
     .transform((v) => v.split(/\s+/).filter(Boolean))
     .pipe(z.array(z.string().regex(/^--[a-z0-9-]+(=\S+)?$/, 'must be node flags like --name=value'))),
+  /** Environment of both worker children, `NAME=value` items. @defaultValue the production worker's (`WORKER_ENV`) */
+  workerEnv: z
+    .string()
+    .transform((v) => v.split(/\s+/).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[A-Z_][A-Z0-9_]*=\S*$/, 'must be NAME=value items')))
+    .transform((items) =>
+      Object.fromEntries(items.map((i) => [i.slice(0, i.indexOf('=')), i.slice(i.indexOf('=') + 1)])),
+    ),
   /** Extra WorkerOptions for both workers, as JSON. */
   workerOptions: z
     .string()
@@ -79,6 +87,9 @@ const DEFAULTS = {
   profileMessages: '1000',
   workerOptions: '{}',
   workerNodeOptions: WORKER_NODE_FLAGS.join(' '),
+  workerEnv: Object.entries(WORKER_ENV)
+    .map(([name, value]) => `${name}=${value}`)
+    .join(' '),
 } as const;
 
 const QUICK = {
@@ -121,6 +132,14 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     .option(
       '--worker-node-options <flags>',
       `node flags for both worker children (default: the production worker's, "${WORKER_NODE_FLAGS.join(' ')}"; "" for none)`,
+    )
+    .option(
+      '--worker-env <items>',
+      `environment of both worker children, NAME=value items (default: the production worker's, "${Object.entries(
+        WORKER_ENV,
+      )
+        .map(([n, v]) => `${n}=${v}`)
+        .join(' ')}"; "" for none)`,
     )
     .option('--results-dir <dir>', 'where the result JSON goes')
     .exitOverride();

@@ -196,7 +196,7 @@ export function renderTable(r: BenchResults): string {
   const w = r.workerMemory;
   const largest = r.analytics[r.analytics.length - 1]?.parked ?? 0;
   table.push([
-    `Worker peak RSS, ${largest} parked (cache ${w.maxCachedWorkflows}${r.options.workerNodeOptions.length ? ', worker flags' : ', no worker flags'})`,
+    `Worker peak RSS, ${largest} parked (cache ${w.maxCachedWorkflows}${r.options.workerNodeOptions.length || Object.keys(r.options.workerEnv).length ? ', worker settings' : ', no worker settings'})`,
     `${w.peakAtLargestMiB} MiB (${w.peakAfterBulkMiB} after bulk retry)`,
     '',
     '',

@@ -16,6 +16,8 @@ export interface WorkerProcessOptions {
   tuning: WorkerTuning;
   /** Extra node flags of the child. @defaultValue `[]` */
   nodeOptions?: string[];
+  /** Extra environment of the child. @defaultValue `{}` */
+  env?: Record<string, string>;
   /** Write V8 CPU profiles (every thread) into this directory. @defaultValue no profiling */
   cpuProfileDir?: string;
 }
@@ -58,7 +60,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
       ...(options.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir] : []),
     ],
     // The compiled child lives outside the project; it resolves packages from the project's node_modules.
-    env: { ...process.env, ...env, NODE_PATH: join(__dirname, '..', 'node_modules') },
+    env: { ...process.env, ...options.env, ...env, NODE_PATH: join(__dirname, '..', 'node_modules') },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

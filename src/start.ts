@@ -24,13 +24,13 @@ import { DlqStatus } from './shared/search-attributes';
 import { dataConverterFromConfig, encryptionEnabled } from './data-converter';
 import { codecServerFromConfig } from './codec-server';
 import type { CodecServer } from './codec-server';
-import { warnOnMissingNodeFlags } from './worker-flags';
+import { warnOnMissingWorkerSettings } from './worker-flags';
 
 async function main(): Promise<void> {
   let config = loadConfig();
   const logger = createLogger(config);
   installRuntimeLogger(logger);
-  warnOnMissingNodeFlags(logger);
+  warnOnMissingWorkerSettings(logger);
   let devServer: DevServer | undefined;
   // With encryption on, the codec server runs in-process so the dev server's Web UI can show payloads.
   const codecServer: CodecServer | undefined = encryptionEnabled(config)

@@ -12,7 +12,7 @@ import { createWorker, installRuntimeLogger } from './worker';
 import { setupServer } from './setup';
 import { dataConverterFromConfig } from './data-converter';
 import { ensureAnalyticsSchedule } from './analytics/schedule';
-import { warnOnMissingNodeFlags } from './worker-flags';
+import { warnOnMissingWorkerSettings } from './worker-flags';
 import type { AnyHandler } from './handlers';
 
 async function loadHandlers(modulePath: string | undefined): Promise<AnyHandler[]> {
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config);
   installRuntimeLogger(logger);
-  warnOnMissingNodeFlags(logger);
+  warnOnMissingWorkerSettings(logger);
   const handlers = await loadHandlers(config.DLQ_HANDLERS_MODULE);
   const connection = await Connection.connect(buildConnectionOptions(config));
   await setupServer(connection, {

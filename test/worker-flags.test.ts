@@ -1,10 +1,13 @@
-/** The worker's V8 flags: every entrypoint passes them, this node accepts them, and they bound the heap. */
+/**
+ * The worker's memory settings: every entrypoint passes the V8 flags and the environment, this node accepts
+ * the flags, and they bound the heap.
+ */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { missingWorkerNodeFlags, WORKER_NODE_FLAGS } from '../src/worker-flags';
+import { missingWorkerSettings, WORKER_ENV, WORKER_NODE_FLAGS } from '../src/worker-flags';
 
 const root = join(__dirname, '..');
 
@@ -27,19 +30,24 @@ function youngGenerationMiB(flags: readonly string[]): number {
   return Number(run.stdout.trim());
 }
 
-describe('worker node flags', () => {
+describe('worker memory settings', () => {
+  const envItems = Object.entries(WORKER_ENV).map(([name, value]) => `${name}=${value}`);
+
   it('are passed by npm start, npm run worker and the Docker image', () => {
     const scripts = (
       JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
         scripts: Record<string, string>;
       }
     ).scripts;
-    const node = `node ${WORKER_NODE_FLAGS.join(' ')} `;
+    const node = `${envItems.join(' ')} node ${WORKER_NODE_FLAGS.join(' ')} `;
     assert.ok(scripts.start!.includes(`${node}dist/src/start.js`), `start: ${scripts.start}`);
     assert.ok(scripts.worker!.includes(`${node}dist/src/worker-main.js`), `worker: ${scripts.worker}`);
-    const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'))?.[1];
+    const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
+    const cmd = /^CMD (\[.*\])$/m.exec(dockerfile)?.[1];
     assert.ok(cmd, 'the Dockerfile has a CMD in exec form');
     assert.deepEqual(JSON.parse(cmd), ['node', ...WORKER_NODE_FLAGS, 'dist/src/worker-main.js']);
+    const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    for (const item of envItems) assert.match(runtimeStage, new RegExp(`^ENV ${item}$`, 'm'));
   });
 
   it('are accepted by this node and cap the young generation of a worker thread', () => {
@@ -48,9 +56,13 @@ describe('worker node flags', () => {
     assert.ok(youngGenerationMiB([]) > 4, 'the probe must be able to tell the difference');
   });
 
-  it('names the flags a process lacks', () => {
-    assert.deepEqual(missingWorkerNodeFlags([...WORKER_NODE_FLAGS, '--enable-source-maps']), []);
-    assert.deepEqual(missingWorkerNodeFlags(['--max-semi-space-size=2']), ['--heap-growing-percent=30']);
-    assert.deepEqual(missingWorkerNodeFlags([]), [...WORKER_NODE_FLAGS]);
+  it('names what a process lacks', () => {
+    const env = { ...WORKER_ENV, PATH: '/usr/bin' };
+    assert.deepEqual(missingWorkerSettings([...WORKER_NODE_FLAGS, '--enable-source-maps'], env), []);
+    assert.deepEqual(missingWorkerSettings(['--max-semi-space-size=2'], env), ['--heap-growing-percent=30']);
+    assert.deepEqual(missingWorkerSettings([], {}), [...WORKER_NODE_FLAGS, ...envItems]);
+    assert.deepEqual(missingWorkerSettings(WORKER_NODE_FLAGS, { MALLOC_ARENA_MAX: '8' }), [
+      'MALLOC_ARENA_MAX=2',
+    ]);
   });
 });
