@@ -15,6 +15,11 @@ export const benchOptionsSchema = z.object({
   quick: z.boolean(),
   /** Happy-path messages per round (and baseline workflows per round). */
   happy: positive,
+  /**
+   * Warm-up messages per mode, run once before the measured rounds and not counted. A fresh dev server runs
+   * its first burst faster than every later one, whichever mode that is. @defaultValue 1000 (quick: 100)
+   */
+  warmup: z.coerce.number().int().min(0),
   /** Rounds of baseline then DLQ, interleaved; figures sum all rounds. */
   rounds: positive.max(10),
   /** Messages that park, for the park latency percentiles. */
@@ -73,6 +78,7 @@ export type BenchOptions = z.output<typeof benchOptionsSchema>;
 
 const DEFAULTS = {
   happy: '2000',
+  warmup: '1000',
   rounds: '2',
   park: '300',
   parkConcurrency: '1',
@@ -94,6 +100,7 @@ const DEFAULTS = {
 
 const QUICK = {
   happy: '200',
+  warmup: '100',
   rounds: '1',
   park: '40',
   analyticsSizes: '100,300,600',
@@ -112,6 +119,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     .description('temporal-dlq benchmark against a bare-Temporal baseline, in one run')
     .option('--quick', 'small sizes, for development')
     .option('--happy <n>', `happy-path messages per round (env ${envName('happy')})`)
+    .option('--warmup <n>', 'warm-up messages per mode before the measured rounds, not counted (0: none)')
     .option('--rounds <n>', 'interleaved baseline/DLQ rounds')
     .option('--park <n>', 'messages measured for park latency')
     .option('--park-concurrency <n>', 'park latency: messages in flight')

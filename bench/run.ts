@@ -48,13 +48,24 @@ async function bundle(workflowsPath: string, file: string): Promise<string> {
   return file;
 }
 
+/** Round numbers of the runs that are not measured rounds (they only make ids and task queues unique). */
+const WARMUP_ROUND = 98;
+const PROFILE_ROUND = 99;
+
 async function measure(
   ctx: BenchContext,
   options: BenchOptions,
   temporalServer: string,
   startedAt: Date,
 ): Promise<BenchResults> {
-  // 1. Happy path against the baseline, interleaved rounds on fresh workers.
+  // 1. Happy path against the baseline, interleaved rounds on fresh workers, after a warm-up of each mode.
+  if (options.warmup > 0) {
+    for (const mode of ['baseline', 'dlq'] as const) {
+      log(`warm-up: ${mode}, ${options.warmup} messages (not counted)`);
+      const run = await runThroughput(ctx, mode, WARMUP_ROUND, options.warmup);
+      log(`  ${run.perSecond} msg/s`);
+    }
+  }
   const runs: ThroughputRun[] = [];
   for (let r = 0; r < options.rounds; r++) {
     const order: Array<'dlq' | 'baseline'> = r % 2 === 0 ? ['baseline', 'dlq'] : ['dlq', 'baseline'];
@@ -76,7 +87,7 @@ async function measure(
     for (const mode of ['baseline', 'dlq'] as const) {
       const dir = mkdtempSync(join(tmpdir(), `dlq-bench-prof-${mode}-`));
       log(`profiling ${mode}: ${options.profileMessages} messages → ${dir}`);
-      await runThroughput(ctx, mode, 99, options.profileMessages, dir);
+      await runThroughput(ctx, mode, PROFILE_ROUND, options.profileMessages, dir);
       profiles[mode] = summariseProfiles(dir);
     }
     profile = profiles;

@@ -5,6 +5,7 @@ export { defineHandler, HandlerDefinitionError } from './handlers';
 export type { Handler, HandlerOptions, StageContext, StageFn, TopicRetryOptions } from './handlers';
 export { createWorker, installRuntimeLogger } from './worker';
 export type { CreateWorkerOptions } from './worker';
+export { WORKER_NODE_FLAGS, WORKER_ENV, missingWorkerSettings } from './worker-flags';
 export { loadConfig, ConfigError, CONFIG_VARIABLES } from './config';
 export type { Config } from './config';
 export { createLogger } from './logger';
