@@ -16,8 +16,8 @@ export const benchOptionsSchema = z.object({
   /** Happy-path messages per round (and baseline workflows per round). */
   happy: positive,
   /**
-   * Warm-up messages per mode, run once before the measured rounds and not counted. A fresh dev server runs
-   * its first burst faster than every later one, whichever mode that is. @defaultValue 1000 (quick: 100)
+   * Warm-up messages per mode, run once before the measured rounds and not counted. A fresh dev server ran
+   * its first burst about 25 % faster than the same mode later. @defaultValue 1000 (quick: 100)
    */
   warmup: z.coerce.number().int().min(0),
   /** Rounds of baseline then DLQ, interleaved; figures sum all rounds. */

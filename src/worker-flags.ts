@@ -21,7 +21,7 @@ export const WORKER_NODE_FLAGS: readonly string[] = [
 /**
  * Environment of the worker process. glibc gives each thread that allocates (the Rust core's runtime threads,
  * the workflow thread) its own malloc arena, up to eight per core, and memory freed in one arena is not
- * reused by another; two arenas measured about 25 MiB less RSS at 4000 parked. glibc reads it at process
+ * reused by another; two arenas measured about 25 MiB less peak RSS at 4000 parked (one run each). glibc reads it at process
  * start, so it is set where the process is started (the same places as the flags); other C libraries ignore it.
  */
 export const WORKER_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: '2' };
