@@ -1,6 +1,7 @@
 /**
  * Activities of the message workflow. They close over the worker's handler registry: the route lookup
- * (a local activity), one activity per stage, the repair-time schema check, and the security alert.
+ * (a local activity), `runStage` (the first attempt of a stage runs locally by default, retries as activities), the
+ * repair-time schema check, and the security alert.
  */
 import { hostname } from 'node:os';
 import { ApplicationFailure, Context } from '@temporalio/activity';
@@ -35,6 +36,7 @@ const stageInputSchema = z.object({
   cycle: z.number().int().min(0),
   envelope: envelopeSchema,
   previous: z.record(z.string(), z.unknown()),
+  attemptOffset: z.number().int().min(0).optional(),
 });
 
 export function createMessageActivities(deps: MessageActivityDeps) {
@@ -56,6 +58,7 @@ export function createMessageActivities(deps: MessageActivityDeps) {
         nonRetryableErrorTypes: [...DEFAULT_NON_RETRYABLE_TYPES],
       },
       stageTimeoutMs: handler?.stageTimeoutMs ?? 30_000,
+      firstAttempt: handler?.firstAttempt ?? 'local',
       redrive: handler?.redrive ?? DEFAULT_REDRIVE_POLICY,
       expireAfterMs: guards.expireAfterMs,
       maxRepairCycles: guards.maxRepairCycles,
@@ -67,7 +70,9 @@ export function createMessageActivities(deps: MessageActivityDeps) {
   /** Runs one stage. Every thrown value becomes an `ApplicationFailure` typed by its class. */
   async function runStage(rawInput: StageInput): Promise<unknown> {
     const ctx = Context.current();
-    const attempt = ctx.info.attempt;
+    // After a failed local first attempt, the activity's own attempt 1 is the stage's attempt 2.
+    const offset = typeof rawInput?.attemptOffset === 'number' ? rawInput.attemptOffset : 0;
+    const attempt = ctx.info.attempt + offset;
     const failure = (err: unknown, stage: string): ApplicationFailure => {
       const c = classifyError(err);
       const details: FailureDetails = {
@@ -79,6 +84,7 @@ export function createMessageActivities(deps: MessageActivityDeps) {
         ...(c.stack ? { stack: c.stack } : {}),
         workerIdentity: identity,
         ...(c.details !== undefined ? { extra: c.details } : {}),
+        ...(c.nextRetryDelayMs !== undefined ? { nextRetryDelayMs: c.nextRetryDelayMs } : {}),
       };
       return ApplicationFailure.create({
         type: c.type,

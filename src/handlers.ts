@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Logger as PinoLogger } from 'pino';
 import { TOPIC_PATTERN } from './shared/json';
 import type { Envelope } from './shared/envelope';
+import type { FirstAttempt } from './shared/types';
 import { DEFAULT_REDRIVE_POLICY } from './shared/backoff';
 import type { RedrivePolicy } from './shared/backoff';
 import { DEFAULT_NON_RETRYABLE_TYPES } from './shared/errors';
@@ -59,6 +60,15 @@ export interface HandlerOptions<P> {
   retry?: Partial<TopicRetryOptions>;
   /** Start-to-close timeout of each stage attempt. @defaultValue `30s` */
   timeout?: string;
+  /**
+   * Where the first attempt of each stage runs. `local`: as a local activity inside the workflow task, so a
+   * message that succeeds at once costs one workflow task and no activity task (the fast path); its retries
+   * are ordinary activities with the topic's backoff, visible in the Web UI as pending activities. The local
+   * attempt holds the workflow task while it runs, so queries and signals wait for it. `activity`: every
+   * attempt is an activity task; choose it for stages that routinely run longer than a few seconds.
+   * @defaultValue `'local'`
+   */
+  firstAttempt?: FirstAttempt;
   /** Automatic re-drive of parked temporary/timeout failures. @defaultValue `{ enabled: true, baseDelay 5m, multiplier 2, maxDelay 6h, maxRedrives 3 }` */
   redrive?: Partial<RedrivePolicy>;
 }
@@ -80,6 +90,7 @@ export interface Handler<P = unknown> {
     nonRetryableErrorTypes: string[];
   };
   readonly stageTimeoutMs: number;
+  readonly firstAttempt: FirstAttempt;
   readonly redrive: RedrivePolicy;
 }
 
@@ -112,6 +123,7 @@ const optionsSchema = z.object({
     })
     .optional(),
   timeout: durationField.optional(),
+  firstAttempt: z.enum(['local', 'activity'], { message: "must be 'local' or 'activity'" }).optional(),
   redrive: z
     .object({
       enabled: z.boolean().optional(),
@@ -158,6 +170,7 @@ export function defineHandler<P = unknown>(options: HandlerOptions<P>): Handler<
       ],
     },
     stageTimeoutMs: parseDuration(options.timeout ?? '30s')!,
+    firstAttempt: options.firstAttempt ?? 'local',
     redrive: { ...DEFAULT_REDRIVE_POLICY, ...options.redrive },
   });
 }

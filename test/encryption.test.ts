@@ -158,12 +158,15 @@ describe('encryption against the real server, and the codec server', () => {
     env = await openTestEnv();
     await env.startWorker(
       [
-        defineHandler({
-          topic: 'enc-parks',
-          handle: () => {
-            throw new PermanentError(`customer ${failureSecret} not found`, { reason: 'HTTP_404' });
-          },
-        }),
+        ...(['local', 'activity'] as const).map((firstAttempt) =>
+          defineHandler({
+            topic: firstAttempt === 'local' ? 'enc-parks' : 'enc-parks-activity',
+            firstAttempt,
+            handle: () => {
+              throw new PermanentError(`customer ${failureSecret} not found`, { reason: 'HTTP_404' });
+            },
+          }),
+        ),
       ],
       { DLQ_ENCRYPTION_KEYS: keys },
     );
@@ -178,6 +181,11 @@ describe('encryption against the real server, and the codec server', () => {
     await server?.close();
     await env?.close();
   });
+
+  const assertEncryptedFailure = (failure: temporal.api.failure.v1.IFailure) => {
+    assert.equal(failure.message, 'Encoded failure');
+    assert.equal(utf8(failure.encodedAttributes!.metadata!.encoding), ENCRYPTED_ENCODING);
+  };
 
   it('keeps the history free of plaintext while the encrypting client reads it back', async () => {
     const client = new Client({ connection: env.connection, dataConverter: dataConverterFromConfig(config) });
@@ -211,11 +219,33 @@ describe('encryption against the real server, and the codec server', () => {
     assert.equal(utf8(input.metadata!.encoding), ENCRYPTED_ENCODING);
     assert.equal(utf8(input.metadata![KEY_ID_METADATA]), 'active');
     startPayload = payloadToJSON(input);
-    // The activity failure's message and stack travel as encrypted `encodedAttributes`.
-    const failed = history!.events!.find((e) => e.activityTaskFailedEventAttributes)!;
-    const failure = failed.activityTaskFailedEventAttributes!.failure!;
-    assert.equal(failure.message, 'Encoded failure');
-    assert.equal(utf8(failure.encodedAttributes!.metadata!.encoding), ENCRYPTED_ENCODING);
+    // The stage failure's message and stack travel as encrypted `encodedAttributes`: here in the marker of
+    // the local first attempt, and below in an activity task's failure.
+    const marker = history!.events!.find((e) => e.markerRecordedEventAttributes?.failure)!;
+    assertEncryptedFailure(marker.markerRecordedEventAttributes!.failure!);
+
+    const viaActivity = messageWorkflowId('enc-parks-activity', id);
+    await publish(
+      client,
+      { id, topic: 'enc-parks-activity', payload: { note: secret } },
+      { taskQueue: env.taskQueue },
+    );
+    await waitForStatus(client, viaActivity, 'dead');
+    const activityHistory = (
+      await env.connection.workflowService.getWorkflowExecutionHistory({
+        namespace: 'default',
+        execution: { workflowId: viaActivity },
+      })
+    ).history!;
+    const rawActivityHistory = Buffer.from(temporal.api.history.v1.History.encode(activityHistory).finish());
+    for (const needle of [secret, failureSecret])
+      assert.equal(
+        rawActivityHistory.includes(needle),
+        false,
+        `the raw history holds "${needle}" in plaintext`,
+      );
+    const failed = activityHistory.events!.find((e) => e.activityTaskFailedEventAttributes)!;
+    assertEncryptedFailure(failed.activityTaskFailedEventAttributes!.failure!);
     // The state query answer is encrypted on the wire too: a client without the codec cannot read it.
     await assert.rejects(env.client.workflow.getHandle(workflowId).query(stateQuery));
   });

@@ -1,23 +1,30 @@
 /**
  * Deterministic replay: every committed history under test/histories/ must replay against the current
  * workflow code. Parked messages outlive deploys, so a change that fails here would break them in production.
+ * The top level holds histories recorded by the current code (`npm run histories:record`); each
+ * subdirectory holds those of an earlier release, kept because messages it started may still be parked.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { requireEnv } from './helpers';
 
 const dir = join(__dirname, 'histories');
-const files = readdirSync(dir)
-  .filter((f) => f.endsWith('.json'))
-  .sort();
+const jsonIn = (sub: string) =>
+  readdirSync(join(dir, sub))
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => (sub ? `${sub}/${f}` : f))
+    .sort();
+const releases = readdirSync(dir).filter((f) => statSync(join(dir, f)).isDirectory());
+const current = jsonIn('');
+const files = [...current, ...releases.flatMap(jsonIn)];
 
 describe('replay of committed histories', () => {
   it('has histories for every lifecycle path', () => {
-    const names = files.map((f) => f.replace(/\.json$/, ''));
+    const names = current.map((f) => f.replace(/\.json$/, ''));
     for (const required of [
       'succeeded',
       'parked-temporary',
@@ -36,6 +43,12 @@ describe('replay of committed histories', () => {
         `missing test/histories/${required}.json (record with npm run histories:record)`,
       );
     }
+  });
+
+  it('keeps the histories of the release before the local first attempt (every attempt an activity)', () => {
+    const v1 = files.filter((f) => f.startsWith('v1/'));
+    for (const required of ['succeeded', 'parked-temporary', 'stages-resumed', 'redrive-recovered'])
+      assert.ok(v1.includes(`v1/${required}.json`), `missing test/histories/v1/${required}.json`);
   });
 
   it('replays every history without a determinism violation', async () => {

@@ -26,6 +26,11 @@ before(async () => {
       topic: 'smoke-3',
       stages: ['a', 'b', 'c'].map((name) => ({ name, run: () => name })),
     }),
+    defineHandler({
+      topic: 'smoke-3-activity',
+      firstAttempt: 'activity',
+      stages: ['a', 'b', 'c'].map((name) => ({ name, run: () => name })),
+    }),
   ]);
 });
 after(async () => env.close());
@@ -55,27 +60,41 @@ describe('a message on the real server', () => {
     assert.deepEqual(outcome.stageResults.handle, { echoed: { hello: 'world' } });
   });
 
-  it('keeps the happy path cheap: no search-attribute upserts, one activity per stage, nothing else', async () => {
-    const result = await publish(
-      env.client,
-      { id: uid(), topic: 'smoke-3', payload: {} },
-      { taskQueue: env.taskQueue },
-    );
+  const historyOf = async (topic: string) => {
+    const result = await publish(env.client, { id: uid(), topic, payload: {} }, { taskQueue: env.taskQueue });
     assert.ok(result.ok);
-    await env.client.workflow.getHandle(result.workflowId).result();
-    const history = await env.client.workflow.getHandle(result.workflowId).fetchHistory();
-    const types = (history.events ?? []).map((e) => e.eventType);
-    const upserts = types.filter((t) => t === EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES);
-    const scheduled = (history.events ?? []).filter(
-      (e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+    const handle = env.client.workflow.getHandle(result.workflowId);
+    const outcome = (await handle.result()) as MessageOutcome;
+    assert.deepEqual(outcome.stageResults, { a: 'a', b: 'b', c: 'c' });
+    const events = (await handle.fetchHistory()).events ?? [];
+    const count = (type: temporal.api.enums.v1.EventType) =>
+      events.filter((e) => e.eventType === type).length;
+    return { events, count };
+  };
+
+  it('keeps the happy path cheap: one workflow task, every stage a local attempt, no upserts', async () => {
+    const { events, count } = await historyOf('smoke-3');
+    assert.equal(count(EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES), 0);
+    assert.equal(count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED), 0);
+    assert.equal(count(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED), 1);
+    assert.equal(
+      count(EventType.EVENT_TYPE_MARKER_RECORDED),
+      4,
+      'the route lookup and one attempt per stage',
     );
-    assert.equal(upserts.length, 0);
+    assert.equal(events.length, 9, 'started, one workflow task (3), 4 markers, completed');
+  });
+
+  it("with firstAttempt 'activity', runs one activity per stage and nothing else", async () => {
+    const { events, count } = await historyOf('smoke-3-activity');
+    assert.equal(count(EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES), 0);
     assert.deepEqual(
-      scheduled.map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name),
+      events
+        .filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+        .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name),
       ['runStage', 'runStage', 'runStage'],
     );
-    const markers = types.filter((t) => t === EventType.EVENT_TYPE_MARKER_RECORDED);
-    assert.equal(markers.length, 1, 'one local activity: the route lookup');
+    assert.equal(count(EventType.EVENT_TYPE_MARKER_RECORDED), 1, 'one local activity: the route lookup');
   });
 });
 

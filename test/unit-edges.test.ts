@@ -127,9 +127,13 @@ describe('config', () => {
 
 describe('defineHandler', () => {
   it('rejects bad definitions with every problem listed', () => {
-    const problems = problemsOf(() => defineHandler({ topic: 'bad topic', timeout: 'later' }));
+    const problems = problemsOf(() =>
+      // @ts-expect-error -- firstAttempt is checked at run time too, for JavaScript callers
+      defineHandler({ topic: 'bad topic', timeout: 'later', firstAttempt: 'remote' }),
+    );
     assert.ok(problems.some((p) => p.startsWith('topic')));
     assert.ok(problems.some((p) => p.startsWith('timeout')));
+    assert.ok(problems.includes("firstAttempt: must be 'local' or 'activity'"), problems.join('\n'));
     assert.ok(problems.some((p) => p.includes('exactly one of')));
   });
 
@@ -140,6 +144,7 @@ describe('defineHandler', () => {
       retry: { nonRetryableErrorTypes: ['QuotaError'] },
     });
     assert.equal(h.stageTimeoutMs, 30_000);
+    assert.equal(h.firstAttempt, 'local');
     assert.equal(h.retry.maximumAttempts, 5);
     assert.deepEqual(h.retry.nonRetryableErrorTypes, [
       'PermanentError',

@@ -16,7 +16,22 @@ import { failureFingerprint, normaliseErrorMessage } from '../src/shared/fingerp
 import { DEFAULT_REDRIVE_POLICY, redriveDelayMs } from '../src/shared/backoff';
 import { formatDuration, parseDuration } from '../src/shared/duration';
 import { messageWorkflowId, parseMessageWorkflowId } from '../src/shared/names';
-import type { AuditEntry, MessageState } from '../src/shared/types';
+import type { AuditEntry, MessageState, Route } from '../src/shared/types';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancelledFailure,
+  RetryState,
+  TimeoutFailure,
+  TimeoutType,
+} from '@temporalio/common';
+import {
+  delayAfterLocalAttemptMs,
+  finalLocalFailure,
+  retriesAfterLocalAttempt,
+  retryPolicyAfterLocalAttempt,
+  stageRetryPolicy,
+} from '../workflows/stage-retry-policy';
 
 describe('classifyError', () => {
   it('maps the catalogue classes by class and by name after crossing a process boundary', () => {
@@ -241,5 +256,105 @@ describe('audit trail bound', () => {
     assert.equal(state.audit[0]?.action, 'parked');
     assert.equal(state.audit.at(-1)?.action, 'retry');
     assert.equal(state.audit[1]?.at, new Date(8).toISOString(), 'the oldest rejections went first');
+  });
+});
+
+describe('stage retry policy with a local first attempt', () => {
+  const route = (retry: Partial<Route['retry']> = {}): Route => ({
+    found: true,
+    stages: ['handle'],
+    hasSchema: false,
+    retry: {
+      initialIntervalMs: 1000,
+      backoffCoefficient: 2,
+      maximumIntervalMs: 60_000,
+      maximumAttempts: 5,
+      nonRetryableErrorTypes: [...DEFAULT_NON_RETRYABLE_TYPES, 'QuotaError'],
+      ...retry,
+    },
+    stageTimeoutMs: 30_000,
+    firstAttempt: 'local',
+    redrive: DEFAULT_REDRIVE_POLICY,
+    expireAfterMs: 86_400_000,
+    maxRepairCycles: 10,
+    maxPayloadBytes: 1_000_000,
+    workerIdentity: 'test',
+  });
+  // As core hands them to the workflow: a failed local activity's ApplicationFailure unwrapped, a timeout
+  // or cancellation wrapped in an ActivityFailure whose retry state says nothing.
+  const wrapped = (cause: Error) =>
+    new ActivityFailure(
+      'Local Activity timed out',
+      'runStage',
+      '3',
+      RetryState.CANCEL_REQUESTED,
+      undefined,
+      cause,
+    );
+  const timedOut = () => wrapped(new TimeoutFailure('t', undefined, TimeoutType.START_TO_CLOSE));
+  const appFailure = (type: string, extra: { nonRetryable?: boolean; details?: unknown[] } = {}) =>
+    ApplicationFailure.create({ type, message: 'boom', ...extra });
+
+  it('continues the same backoff sequence: attempt 2 onwards, one interval later, capped', () => {
+    assert.deepEqual(retryPolicyAfterLocalAttempt(route()), {
+      ...stageRetryPolicy(route()),
+      initialInterval: 2000,
+      maximumAttempts: 4,
+    });
+    assert.equal(retryPolicyAfterLocalAttempt(route({ initialIntervalMs: 50_000 })).initialInterval, 60_000);
+  });
+
+  it('retries temporary failures and timeouts while attempts are left', () => {
+    assert.equal(retriesAfterLocalAttempt(appFailure('TemporaryError'), route()), true);
+    assert.equal(retriesAfterLocalAttempt(timedOut(), route()), true);
+    assert.equal(
+      retriesAfterLocalAttempt(appFailure('TemporaryError'), route({ maximumAttempts: 1 })),
+      false,
+    );
+    assert.equal(retriesAfterLocalAttempt(timedOut(), route({ maximumAttempts: 1 })), false);
+  });
+
+  it('never retries non-retryable types, non-retryable failures or cancellations', () => {
+    for (const type of ['PermanentError', 'ValidationError', 'SecurityError', 'QuotaError'])
+      assert.equal(retriesAfterLocalAttempt(appFailure(type), route()), false, type);
+    assert.equal(
+      retriesAfterLocalAttempt(appFailure('TemporaryError', { nonRetryable: true }), route()),
+      false,
+    );
+    assert.equal(retriesAfterLocalAttempt(wrapped(new CancelledFailure('cancelled')), route()), false);
+  });
+
+  it('reports a final local failure as the server reports an activity: refused, or out of attempts', () => {
+    const refused = finalLocalFailure(appFailure('PermanentError'), route());
+    assert.equal(refused.retryState, RetryState.NON_RETRYABLE_FAILURE);
+    assert.equal((refused.cause as ApplicationFailure).type, 'PermanentError');
+    const spent = finalLocalFailure(appFailure('TemporaryError'), route({ maximumAttempts: 1 }));
+    assert.equal(spent.retryState, RetryState.MAXIMUM_ATTEMPTS_REACHED);
+    const timeout = finalLocalFailure(timedOut(), route({ maximumAttempts: 1 }));
+    assert.equal(timeout.retryState, RetryState.MAXIMUM_ATTEMPTS_REACHED);
+    assert.ok(timeout.cause instanceof TimeoutFailure);
+    assert.equal(timeout.activityId, '3');
+  });
+
+  it('waits what the failure asked for (Retry-After), else the initial interval', () => {
+    assert.equal(
+      delayAfterLocalAttemptMs(
+        appFailure('TemporaryError', { details: [{ nextRetryDelayMs: 7000 }] }),
+        route(),
+      ),
+      7000,
+    );
+    assert.equal(
+      delayAfterLocalAttemptMs(appFailure('TemporaryError', { details: [{ reason: 'HTTP_503' }] }), route()),
+      1000,
+    );
+    assert.equal(
+      delayAfterLocalAttemptMs(
+        appFailure('TemporaryError', { details: [{ nextRetryDelayMs: -1 }] }),
+        route(),
+      ),
+      1000,
+    );
+    assert.equal(delayAfterLocalAttemptMs(timedOut(), route({ initialIntervalMs: 250 })), 250);
   });
 });

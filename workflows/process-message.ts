@@ -50,6 +50,7 @@ import { trimAudit } from './audit';
 import { operatorInputSchemas } from './lazy-schemas';
 import { factsFromFailure, noHandlerFacts } from './failure-facts';
 import type { FailureFacts } from './failure-facts';
+import { runStageAttempts } from './stage-attempts';
 
 // The route lookup is pure worker-side configuration: retry it until a worker answers (no attempt limit),
 // so an infrastructure hiccup never fails the workflow.
@@ -354,21 +355,11 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
 
   /** Runs the stages that have not succeeded yet. Returns the failure facts, or undefined on success. */
   const runStages = async (route: Route): Promise<{ facts: FailureFacts; startedAt: string } | undefined> => {
-    const stageActivities = proxyActivities<MessageActivities>({
-      startToCloseTimeout: route.stageTimeoutMs,
-      retry: {
-        initialInterval: route.retry.initialIntervalMs,
-        backoffCoefficient: route.retry.backoffCoefficient,
-        maximumInterval: route.retry.maximumIntervalMs,
-        maximumAttempts: route.retry.maximumAttempts,
-        nonRetryableErrorTypes: route.retry.nonRetryableErrorTypes,
-      },
-    });
     for (const stage of route.stages) {
       if (state.completedStages.includes(stage)) continue;
       const startedAt = nowIso();
       try {
-        const result = await stageActivities.runStage({
+        const result = await runStageAttempts(route, {
           workflowId,
           stage,
           idempotencyKey: `${workflowId}:${stage}:${state.cycle}`,

@@ -89,6 +89,12 @@ export interface AuditEntry {
 }
 
 /** Where a route lookup says a topic goes. Returned by the worker's local activity. */
+/**
+ * `local`: the first attempt of a stage runs as a local activity inside the workflow task, and only its
+ * retries are activity tasks. `activity`: every attempt is an activity task.
+ */
+export type FirstAttempt = 'local' | 'activity';
+
 export interface Route {
   found: boolean;
   stages: string[];
@@ -101,6 +107,11 @@ export interface Route {
     nonRetryableErrorTypes: string[];
   };
   stageTimeoutMs: number;
+  /**
+   * Where the first attempt of each stage runs. Absent in routes recorded before the option existed:
+   * those messages run every attempt as an activity, which keeps their histories replayable.
+   */
+  firstAttempt?: FirstAttempt;
   redrive: RedrivePolicy;
   expireAfterMs: number;
   maxRepairCycles: number;
@@ -164,6 +175,8 @@ export interface FailureDetails {
   stack?: string;
   workerIdentity: string;
   extra?: unknown;
+  /** Backoff the failure asked for (`Retry-After`); honoured before the first activity retry of a local attempt. */
+  nextRetryDelayMs?: number;
 }
 
 /** Input of the `runStage` activity. */
@@ -176,6 +189,8 @@ export interface StageInput {
   envelope: Envelope;
   /** Results of the stages that already succeeded, by stage name. */
   previous: Record<string, unknown>;
+  /** Attempts already made before this activity's own (1 after a failed local first attempt). @defaultValue `0` */
+  attemptOffset?: number;
 }
 
 /** Answer of the `validatePayload` activity: empty `problems` means valid. */

@@ -1,0 +1,86 @@
+/**
+ * Retry policy of a stage, as the workflow applies it. Pure and workflow-safe.
+ *
+ * With `firstAttempt: 'local'` the first attempt runs as a local activity with no retries of its own; when
+ * it fails with something the topic's policy retries, the workflow waits the first backoff interval and
+ * runs the remaining attempts as one activity whose policy continues the same sequence. Attempts, intervals
+ * and non-retryable types are therefore the topic's, whichever way the first attempt ran.
+ */
+import { ActivityFailure, ApplicationFailure, CancelledFailure, RetryState } from '@temporalio/common';
+import type { RetryPolicy } from '@temporalio/common';
+import type { FailureDetails, Route } from '../src/shared/types';
+
+/** The topic's policy, for a stage whose every attempt is an activity. */
+export function stageRetryPolicy(route: Route): RetryPolicy {
+  return {
+    initialInterval: route.retry.initialIntervalMs,
+    backoffCoefficient: route.retry.backoffCoefficient,
+    maximumInterval: route.retry.maximumIntervalMs,
+    maximumAttempts: route.retry.maximumAttempts,
+    nonRetryableErrorTypes: route.retry.nonRetryableErrorTypes,
+  };
+}
+
+/** The policy of the attempts after a failed local first attempt: attempt 2 onwards of the same sequence. */
+export function retryPolicyAfterLocalAttempt(route: Route): RetryPolicy {
+  const { retry } = route;
+  return {
+    initialInterval: Math.min(retry.initialIntervalMs * retry.backoffCoefficient, retry.maximumIntervalMs),
+    backoffCoefficient: retry.backoffCoefficient,
+    maximumInterval: retry.maximumIntervalMs,
+    maximumAttempts: retry.maximumAttempts - 1,
+    nonRetryableErrorTypes: retry.nonRetryableErrorTypes,
+  };
+}
+
+/**
+ * What a local attempt failed with. Core hands a failed local activity's `ApplicationFailure` to the workflow
+ * as it is, but wraps timeouts and cancellations in an `ActivityFailure` (whose retry state says nothing).
+ */
+function localCause(err: unknown): unknown {
+  return err instanceof ActivityFailure ? err.cause : err;
+}
+
+/** Whether the topic's policy retries what a local first attempt threw. */
+export function retriesAfterLocalAttempt(err: unknown, route: Route): boolean {
+  const cause = localCause(err);
+  if (route.retry.maximumAttempts <= 1 || cause instanceof CancelledFailure) return false;
+  if (cause instanceof ApplicationFailure) {
+    return !cause.nonRetryable && !route.retry.nonRetryableErrorTypes.includes(cause.type ?? '');
+  }
+  return true; // timeouts and anything else the server would retry too
+}
+
+/**
+ * A local attempt's final failure in the shape the server reports an activity's: an `ActivityFailure` whose
+ * retry state says whether the policy refused the failure or ran out of attempts, so the dead letter reads
+ * the same (`RETRY_EXHAUSTED` with the cause reason, or the failure's own reason) whichever way it ran.
+ */
+export function finalLocalFailure(err: unknown, route: Route): ActivityFailure {
+  const cause = localCause(err);
+  const refused =
+    cause instanceof ApplicationFailure &&
+    (cause.nonRetryable || route.retry.nonRetryableErrorTypes.includes(cause.type ?? ''));
+  return new ActivityFailure(
+    'Activity task failed',
+    'runStage',
+    err instanceof ActivityFailure ? err.activityId : undefined,
+    refused ? RetryState.NON_RETRYABLE_FAILURE : RetryState.MAXIMUM_ATTEMPTS_REACHED,
+    route.workerIdentity,
+    cause instanceof Error ? cause : new Error(String(cause)),
+  );
+}
+
+/**
+ * Wait before the first activity retry: the delay the failure asked for (`Retry-After`, carried in the
+ * failure details because a local activity's failure does not carry `nextRetryDelay`), else the initial interval.
+ */
+export function delayAfterLocalAttemptMs(err: unknown, route: Route): number {
+  const cause = localCause(err);
+  const details =
+    cause instanceof ApplicationFailure ? (cause.details?.[0] as Partial<FailureDetails> | null) : null;
+  const asked = details?.nextRetryDelayMs;
+  return typeof asked === 'number' && Number.isFinite(asked) && asked >= 0
+    ? asked
+    : route.retry.initialIntervalMs;
+}
