@@ -54,7 +54,7 @@ export interface HandlerOptions<P> {
   schema?: z.ZodType<P>;
   /** A single-step handler (runs as the stage `handle`). */
   handle?: StageFn<P>;
-  /** Named stages, each its own activity; a retry resumes at the failing stage. */
+  /** Named stages, each run and retried on its own (see `firstAttempt`); a retry resumes at the failing stage. */
   stages?: Array<{ name: string; run: StageFn<P> }>;
   /** Retry policy of every stage. @defaultValue `{ initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m', maximumAttempts: 5 }` */
   retry?: Partial<TopicRetryOptions>;

@@ -88,13 +88,13 @@ export interface AuditEntry {
   problems?: string[];
 }
 
-/** Where a route lookup says a topic goes. Returned by the worker's local activity. */
 /**
  * `local`: the first attempt of a stage runs as a local activity inside the workflow task, and only its
  * retries are activity tasks. `activity`: every attempt is an activity task.
  */
 export type FirstAttempt = 'local' | 'activity';
 
+/** Where a route lookup says a topic goes. Returned by the worker's local activity. */
 export interface Route {
   found: boolean;
   stages: string[];
