@@ -64,8 +64,9 @@ export interface HandlerOptions<P> {
    * Where the first attempt of each stage runs. `local`: as a local activity inside the workflow task, so a
    * message that succeeds at once costs one workflow task and no activity task (the fast path); its retries
    * are ordinary activities with the topic's backoff, visible in the Web UI as pending activities. The local
-   * attempt holds the workflow task while it runs, so queries and signals wait for it. `activity`: every
-   * attempt is an activity task; choose it for stages that routinely run longer than a few seconds.
+   * attempt holds the workflow task while it runs, so queries, signals and a cancellation wait for it (up to
+   * about 8 s, when the worker extends the task). `activity`: every attempt is an activity task; choose it
+   * for stages that routinely run longer than a few seconds.
    * @defaultValue `'local'`
    */
   firstAttempt?: FirstAttempt;
@@ -153,6 +154,15 @@ export function defineHandler<P = unknown>(options: HandlerOptions<P>): Handler<
     problems.push('give exactly one of `handle` or `stages`');
   const names = (options.stages ?? []).map((s) => s.name);
   if (new Set(names).size !== names.length) problems.push('stages: names must be unique');
+  if (parsed.success) {
+    // Temporal refuses a retry policy whose maximum interval is shorter than its initial one.
+    const initial = parseDuration(options.retry?.initialInterval ?? '1s')!;
+    const maximum = parseDuration(options.retry?.maximumInterval ?? '1m')!;
+    if (initial > maximum)
+      problems.push(
+        `retry.maximumInterval: must be at least retry.initialInterval (${options.retry?.initialInterval ?? '1s'})`,
+      );
+  }
   if (problems.length) throw new HandlerDefinitionError(problems);
 
   const retry = options.retry ?? {};

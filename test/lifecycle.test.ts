@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { z } from 'zod';
 import { openTestEnv, recordHistory, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
@@ -89,6 +90,34 @@ const handlers = [
       },
       { name: 'load', run: ({ envelope, previous }) => (count(`load:${envelope.id}`), previous.transform) },
     ],
+  }),
+  // Runs until it is aborted: a stage that is in flight when the workflow is cancelled.
+  ...(['local', 'activity'] as const).map((firstAttempt) =>
+    defineHandler({
+      topic: `hang-${firstAttempt}`,
+      firstAttempt,
+      timeout: '30s',
+      retry: { maximumAttempts: 1 },
+      handle: ({ envelope, signal }) => {
+        count(`hang:${envelope.id}`);
+        return new Promise((_, reject) =>
+          signal.addEventListener('abort', () => {
+            count(`aborted:${envelope.id}`);
+            reject(signal.reason as Error);
+          }),
+        );
+      },
+    }),
+  ),
+  defineHandler({
+    topic: 'rate-limited',
+    retry: { initialInterval: '50ms', maximumAttempts: 3 },
+    handle: ({ envelope, attempt }) => {
+      count(`rate-limited:${envelope.id}`);
+      if (attempt === 1)
+        throw new TemporaryError('429 from the partner API', { reason: 'HTTP_429', retryAfterMs: 700 });
+      return { attempt };
+    },
   }),
   defineHandler({
     topic: 'redrive',
@@ -199,6 +228,7 @@ describe('classification paths', () => {
     assert.equal(dl.reason, 'RETRY_EXHAUSTED');
     assert.equal(dl.causeReason, 'TIMEOUT');
     assert.equal(dl.attempts, 2);
+    await recordHistory(env.client, id, 'parked-timeout');
   });
 
   it('a topic with no handler parks as permanent NO_HANDLER without crashing', async () => {
@@ -355,20 +385,64 @@ describe('stages', () => {
 });
 
 describe('cancellation', () => {
-  it('cancelling a message workflow cancels it; it never parks as a failure', async () => {
-    const id = await send('slow', {});
+  const cancelsInFlight = async (topic: 'hang-local' | 'hang-activity') => {
+    const id = await send(topic, {});
+    const messageId = id.split(':').at(-1)!;
     const handle = env.client.workflow.getHandle(id);
-    await waitFor('stage started', async () =>
-      (await handle.describe()).raw.pendingActivities?.length ? true : undefined,
+    await waitFor('stage started', () =>
+      Promise.resolve(stageRuns.get(`hang:${messageId}`) ? true : undefined),
     );
     await handle.cancel();
     await assert.rejects(
       handle.result(),
       (err: unknown) => err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure,
     );
+    if (topic === 'hang-local')
+      assert.equal(
+        stageRuns.get(`aborted:${messageId}`),
+        1,
+        'the running local attempt saw its abort signal',
+      );
+    assert.equal(stageRuns.get(`hang:${messageId}`), 1, 'the stage never ran again');
     const state = await handle.query(stateQuery).catch(() => undefined);
     assert.notEqual(state?.status, 'dead');
     assert.equal((await sa(id)).status, undefined);
+    return id;
+  };
+
+  it('cancelling a message during its local first attempt cancels the attempt and the workflow; it never parks', async () => {
+    const id = await cancelsInFlight('hang-local');
+    await recordHistory(env.client, id, 'cancelled-in-local-attempt');
+  });
+
+  // An activity task learns of a cancellation only through a heartbeat, and stages do not heartbeat, so
+  // the running handler is not aborted here; the workflow still ends cancelled at once.
+  it('cancelling a message while its stage runs as an activity cancels the workflow; it never parks', async () => {
+    const id = await cancelsInFlight('hang-activity');
+    const events = (await env.client.workflow.getHandle(id).fetchHistory()).events ?? [];
+    assert.ok(
+      events.some((e) => e.activityTaskCancelRequestedEventAttributes),
+      'the cancel reached the activity task',
+    );
+  });
+});
+
+describe('retries after a local first attempt', () => {
+  it('wait what the failure asked for (Retry-After) before the first activity retry, then number attempts on', async () => {
+    const id = await send('rate-limited', {});
+    const handle = env.client.workflow.getHandle(id);
+    const outcome = (await handle.result()) as MessageOutcome;
+    assert.equal(outcome.status, 'succeeded');
+    assert.deepEqual(outcome.stageResults.handle, { attempt: 2 }, 'the first activity attempt is attempt 2');
+    const events = (await handle.fetchHistory()).events ?? [];
+    const timers = events.flatMap((e) =>
+      e.timerStartedEventAttributes ? [e.timerStartedEventAttributes] : [],
+    );
+    assert.equal(timers.length, 1);
+    assert.equal(tsToMs(timers[0]!.startToFireTimeout), 700, 'the timer waits the Retry-After delay');
+    const scheduled = events.filter((e) => e.activityTaskScheduledEventAttributes);
+    assert.equal(scheduled.length, 1);
+    await recordHistory(env.client, id, 'retry-after-local-attempt');
   });
 });
 

@@ -51,6 +51,39 @@ describe('replay of committed histories', () => {
       assert.ok(v1.includes(`v1/${required}.json`), `missing test/histories/v1/${required}.json`);
   });
 
+  it('keeps a message parked by the previous release and recovered by the current one', () => {
+    // Recorded once with the previous release's worker (commit 1153002) parking the message and the
+    // current worker repairing it: the first cycle ran runStage as an activity task, the repaired one as a
+    // local activity. Replaying it proves the promise of docs/upgrades.md for the branch on recorded data.
+    const file = 'v1-to-v2/parked-under-v1-recovered.json';
+    assert.ok(files.includes(file), `missing test/histories/${file}`);
+    const events = (
+      JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+        events: Array<{
+          eventType: string;
+          activityTaskScheduledEventAttributes?: { activityType?: { name?: string } };
+          markerRecordedEventAttributes?: {
+            details?: Record<string, { payloads?: Array<{ data?: string }> }>;
+          };
+        }>;
+      }
+    ).events;
+    const stageActivity = events.findIndex(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runStage',
+    );
+    const localStage = events.findIndex((e) =>
+      Object.values(e.markerRecordedEventAttributes?.details ?? {}).some((d) =>
+        (d.payloads ?? []).some((p) =>
+          Buffer.from(p.data ?? '', 'base64')
+            .toString()
+            .includes('"runStage"'),
+        ),
+      ),
+    );
+    assert.ok(stageActivity >= 0, 'the first cycle ran runStage as an activity task');
+    assert.ok(localStage > stageActivity, 'the repaired cycle ran runStage as a local activity');
+  });
+
   it('replays every history without a determinism violation', async () => {
     const histories = files.map((f) => ({
       workflowId: f,

@@ -137,6 +137,13 @@ describe('defineHandler', () => {
     assert.ok(problems.some((p) => p.includes('exactly one of')));
   });
 
+  it('rejects a maximum retry interval shorter than the initial one, naming both', () => {
+    assert.deepEqual(
+      problemsOf(() => defineHandler({ topic: 'ok', handle: () => 1, retry: { initialInterval: '2m' } })),
+      ['retry.maximumInterval: must be at least retry.initialInterval (2m)'],
+    );
+  });
+
   it('fills the documented defaults and always keeps the default non-retryable types', () => {
     const h = defineHandler({
       topic: 'ok',

@@ -72,8 +72,9 @@ export function finalLocalFailure(err: unknown, route: Route): ActivityFailure {
 }
 
 /**
- * Wait before the first activity retry: the delay the failure asked for (`Retry-After`, carried in the
- * failure details because a local activity's failure does not carry `nextRetryDelay`), else the initial interval.
+ * Wait before the first activity retry: the delay the failure asked for (`Retry-After`), else the initial
+ * interval. The delay travels in the failure details because the SDK's failure converter does not decode
+ * `nextRetryDelay` into the `ApplicationFailure` the workflow sees.
  */
 export function delayAfterLocalAttemptMs(err: unknown, route: Route): number {
   const cause = localCause(err);
