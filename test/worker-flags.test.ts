@@ -39,7 +39,8 @@ describe('worker memory settings', () => {
         scripts: Record<string, string>;
       }
     ).scripts;
-    const node = `${envItems.join(' ')} node ${WORKER_NODE_FLAGS.join(' ')} `;
+    // cross-env sets the variables on every platform (cmd.exe has no `NAME=value command` syntax).
+    const node = `cross-env ${envItems.join(' ')} node ${WORKER_NODE_FLAGS.join(' ')} `;
     assert.ok(scripts.start!.includes(`${node}dist/src/start.js`), `start: ${scripts.start}`);
     assert.ok(scripts.worker!.includes(`${node}dist/src/worker-main.js`), `worker: ${scripts.worker}`);
     const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
