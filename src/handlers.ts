@@ -25,7 +25,11 @@ export interface StageContext<P = unknown> {
   attempt: number;
   /** Repair cycle: 0 for the first processing, +1 per retry or re-drive. */
   cycle: number;
-  /** Aborted when the activity is cancelled or times out. */
+  /**
+   * Aborted when the attempt times out, and when the workflow is cancelled during a local attempt. An
+   * activity attempt learns of a cancellation only through a heartbeat, which stages do not send, so it
+   * runs on until it ends or times out.
+   */
   signal: AbortSignal;
   log: PinoLogger;
 }
@@ -154,15 +158,15 @@ export function defineHandler<P = unknown>(options: HandlerOptions<P>): Handler<
     problems.push('give exactly one of `handle` or `stages`');
   const names = (options.stages ?? []).map((s) => s.name);
   if (new Set(names).size !== names.length) problems.push('stages: names must be unique');
-  if (parsed.success) {
-    // Temporal refuses a retry policy whose maximum interval is shorter than its initial one.
-    const initial = parseDuration(options.retry?.initialInterval ?? '1s')!;
-    const maximum = parseDuration(options.retry?.maximumInterval ?? '1m')!;
-    if (initial > maximum)
-      problems.push(
-        `retry.maximumInterval: must be at least retry.initialInterval (${options.retry?.initialInterval ?? '1s'})`,
-      );
-  }
+  // Temporal refuses a retry policy whose maximum interval is shorter than its initial one.
+  const initialText: unknown = options.retry?.initialInterval ?? '1s';
+  const maximumText: unknown = options.retry?.maximumInterval ?? '1m';
+  const initial = typeof initialText === 'string' ? parseDuration(initialText) : undefined;
+  const maximum = typeof maximumText === 'string' ? parseDuration(maximumText) : undefined;
+  if (initial !== undefined && maximum !== undefined && initial > maximum)
+    problems.push(
+      `retry.maximumInterval: must be at least retry.initialInterval (${String(initialText)}); it is ${String(maximumText)}`,
+    );
   if (problems.length) throw new HandlerDefinitionError(problems);
 
   const retry = options.retry ?? {};

@@ -1,8 +1,9 @@
 /**
  * Deterministic replay: every committed history under test/histories/ must replay against the current
  * workflow code. Parked messages outlive deploys, so a change that fails here would break them in production.
- * The top level holds histories recorded by the current code (`npm run histories:record`); each
- * subdirectory holds those of an earlier release, kept because messages it started may still be parked.
+ * The top level holds histories recorded by the current code (`npm run histories:record`); `v1/` holds
+ * those of the release before local first attempts, kept because messages it started may still be parked;
+ * `v1-to-v2/` holds a message that release parked and the current code recovered.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -35,6 +36,9 @@ describe('replay of committed histories', () => {
       'expired',
       'continued-as-new-final',
       'security-parked',
+      'parked-timeout',
+      'cancelled-in-local-attempt',
+      'retry-after-local-attempt',
       'analytics-run-1',
       'analytics-run-2',
     ]) {
@@ -71,17 +75,23 @@ describe('replay of committed histories', () => {
     const stageActivity = events.findIndex(
       (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runStage',
     );
-    const localStage = events.findIndex((e) =>
-      Object.values(e.markerRecordedEventAttributes?.details ?? {}).some((d) =>
-        (d.payloads ?? []).some((p) =>
-          Buffer.from(p.data ?? '', 'base64')
-            .toString()
-            .includes('"runStage"'),
-        ),
-      ),
+    const markerText = (e: (typeof events)[number]) =>
+      Object.values(e.markerRecordedEventAttributes?.details ?? {})
+        .flatMap((d) => (d.payloads ?? []).map((p) => Buffer.from(p.data ?? '', 'base64').toString()))
+        .join('\n');
+    const routes = events
+      .map((e, i) => ({ i, text: markerText(e) }))
+      .filter(({ text }) => text.includes('"stageTimeoutMs"'));
+    const localStage = events.findIndex((e) => markerText(e).includes('"runStage"'));
+    assert.equal(routes.length, 2, 'one route lookup per cycle');
+    assert.ok(!routes[0]!.text.includes('firstAttempt'), 'the previous release recorded no firstAttempt');
+    assert.ok(routes[1]!.text.includes('"firstAttempt":"local"'), 'the current release recorded local');
+    assert.ok(
+      stageActivity > routes[0]!.i && stageActivity < routes[1]!.i,
+      'cycle 1: runStage as an activity task',
     );
-    assert.ok(stageActivity >= 0, 'the first cycle ran runStage as an activity task');
-    assert.ok(localStage > stageActivity, 'the repaired cycle ran runStage as a local activity');
+    assert.ok(localStage > routes[1]!.i, 'the repaired cycle: runStage as a local activity');
+    assert.equal(events.at(-1)!.eventType, 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
   });
 
   it('replays every history without a determinism violation', async () => {

@@ -137,10 +137,21 @@ describe('defineHandler', () => {
     assert.ok(problems.some((p) => p.includes('exactly one of')));
   });
 
-  it('rejects a maximum retry interval shorter than the initial one, naming both', () => {
+  it('rejects a maximum retry interval shorter than the initial one, naming both, beside other problems', () => {
     assert.deepEqual(
       problemsOf(() => defineHandler({ topic: 'ok', handle: () => 1, retry: { initialInterval: '2m' } })),
-      ['retry.maximumInterval: must be at least retry.initialInterval (2m)'],
+      ['retry.maximumInterval: must be at least retry.initialInterval (2m); it is 1m'],
+    );
+    const problems = problemsOf(() =>
+      defineHandler({
+        topic: 'bad topic',
+        handle: () => 1,
+        retry: { initialInterval: '10s', maximumInterval: '5s' },
+      }),
+    );
+    assert.ok(problems.some((p) => p.startsWith('topic')));
+    assert.ok(
+      problems.includes('retry.maximumInterval: must be at least retry.initialInterval (10s); it is 5s'),
     );
   });
 

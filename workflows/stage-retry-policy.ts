@@ -2,7 +2,8 @@
  * Retry policy of a stage, as the workflow applies it. Pure and workflow-safe.
  *
  * With `firstAttempt: 'local'` the first attempt runs as a local activity with no retries of its own; when
- * it fails with something the topic's policy retries, the workflow waits the first backoff interval and
+ * it fails with something the topic's policy retries, the workflow waits the first backoff interval (or the
+ * `Retry-After` delay the failure asked for) and
  * runs the remaining attempts as one activity whose policy continues the same sequence. Attempts, intervals
  * and non-retryable types are therefore the topic's, whichever way the first attempt ran.
  */
