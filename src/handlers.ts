@@ -69,8 +69,10 @@ export interface HandlerOptions<P> {
    * message that succeeds at once costs one workflow task and no activity task (the fast path); its retries
    * are ordinary activities with the topic's backoff, visible in the Web UI as pending activities. The local
    * attempt holds the workflow task while it runs, so queries, signals and a cancellation wait for it (up to
-   * about 8 s, when the worker extends the task). `activity`: every attempt is an activity task; choose it
-   * for stages that routinely run longer than a few seconds.
+   * about 8 s, when the worker extends the task), and it occupies one of the worker's workflow-task slots
+   * (`maxConcurrentWorkflowTaskExecutions`, SDK default 40, against 100 activity slots), which bounds how
+   * many first attempts run at once. `activity`: every attempt is an activity task; choose it for stages
+   * that routinely run longer than a few hundred milliseconds under load, or longer than a few seconds.
    * @defaultValue `'local'`
    */
   firstAttempt?: FirstAttempt;
