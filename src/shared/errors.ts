@@ -38,6 +38,8 @@ export const REASON_CODES = [
   'VALIDATION_ERROR',
   'SCHEMA_MISMATCH',
   'NO_HANDLER',
+  'WORKER_CRASHED',
+  'RESULT_TOO_LARGE',
   'RETRY_EXHAUSTED',
   'TIMEOUT',
   'ABORTED',
@@ -56,6 +58,27 @@ export const REASON_CODES = [
   'PERMANENT_ERROR',
   'SECURITY_ERROR',
 ] as const;
+
+/**
+ * A valid reason code. Reasons become `DlqReason` search-attribute values and group failures in analytics,
+ * so they are short upper-case codes; a search-attribute value over the server's limit would fail every
+ * workflow task of the parking message.
+ */
+export const REASON_CODE_PATTERN = /^[A-Z0-9_]{1,64}$/;
+
+/**
+ * The reason code to record for `raw`: itself when valid, else a normalised form (upper case, other
+ * characters as `_`, at most 64 characters; `UNKNOWN` when nothing is left). Keep `raw` beside it.
+ */
+export function normaliseReason(raw: string): string {
+  if (REASON_CODE_PATTERN.test(raw)) return raw;
+  const code = raw
+    .toUpperCase()
+    .replace(/[^A-Z0-9_]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .slice(0, 64);
+  return code || 'UNKNOWN';
+}
 
 /** Options shared by every catalogue error. */
 export interface DlqErrorOptions {

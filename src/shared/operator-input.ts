@@ -14,6 +14,14 @@ export const retryInputSchema = z
       .optional(),
     reason: z.string().max(1000).optional(),
     operator: z.string().max(200).optional(),
+    /**
+     * ISO time after which the workflow refuses this request (the `repair` validator compares it with the
+     * workflow's clock). A client that gives up waiting sets it so that a request delivered late, when a
+     * worker finally polls, changes nothing.
+     */
+    notAfter: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }).optional(),
+    /** `repair` only: check the repair as the real run would (schema included) and change nothing. */
+    dryRun: z.boolean().optional(),
   })
   .refine((v) => !(v.patch !== undefined && v.payload !== undefined), {
     error: 'give either `patch` or `payload`, not both',

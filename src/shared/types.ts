@@ -16,11 +16,23 @@ export const MESSAGE_STATUSES = [
   'recovered',
   'discarded',
   'expired',
+  'cancelled',
 ] as const;
 /** Where a message is in its lifecycle. */
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
-/** Values of the `DlqStatus` search attribute. `retrying` is set while an operator's retry runs. */
-export const DLQ_STATUS_VALUES = ['dead', 'retrying', 'recovered', 'discarded', 'expired'] as const;
+/**
+ * Values of the `DlqStatus` search attribute. `retrying` is set while an operator's retry runs; `cancelled`
+ * when the workflow was cancelled (a terminated workflow runs no code: queries of parked messages also
+ * require `ExecutionStatus = 'Running'`).
+ */
+export const DLQ_STATUS_VALUES = [
+  'dead',
+  'retrying',
+  'recovered',
+  'discarded',
+  'expired',
+  'cancelled',
+] as const;
 export type DlqStatusValue = (typeof DLQ_STATUS_VALUES)[number];
 
 /** Input of the `retry` signal and the `repair` update (validated by `retryInputSchema`). */
@@ -41,6 +53,11 @@ export interface DeadLetter {
   reason: string;
   /** Reason code of the underlying failure when `reason` is `RETRY_EXHAUSTED`. */
   causeReason?: string;
+  /**
+   * The reason code as the failure gave it, when it was not a valid code (`^[A-Z0-9_]{1,64}$`): `reason`
+   * then holds a normalised form, since it becomes a search-attribute value.
+   */
+  originalReason?: string;
   message: string;
   stack?: string;
   details?: unknown;
@@ -154,15 +171,22 @@ export interface MessageOutcome {
   topic: string;
   payloadVersion: number;
   stageResults: Record<string, unknown>;
+  /** The payload of the last processing cycle: the one that succeeded, or the one parked when discarded or expired. */
+  payload?: unknown;
   deadLetter?: DeadLetter;
   audit: AuditEntry[];
 }
 
-/** What the `repair` update answers when it accepts a repair. */
+/**
+ * What the `repair` update answers when it accepts a repair: only once the retry is applied, so an accepted
+ * repair is the one that runs. With `dryRun`, every check ran and nothing changed.
+ */
 export interface RepairAccepted {
   accepted: true;
   workflowId: string;
+  /** The payload version the retry runs (or would run) with. */
   payloadVersion: number;
+  dryRun?: true;
 }
 
 /** Details an activity attaches to every failure it throws (`ApplicationFailure.details[0]`). */
