@@ -16,7 +16,7 @@ import { startDevServer } from '../src/dev-server';
 import { setupServer } from '../src/setup';
 import { WORKFLOWS_ENTRY } from '../src/bundle-path';
 import { publish } from '../src/publish';
-import { DlqStatus } from '../src/shared/search-attributes';
+import { PARKED_QUERY } from '../src/shared/queries';
 import { BASELINE_PARKED_WORKFLOW } from './baseline-activities';
 import { TOPIC_PARK } from './handlers';
 import { compileWorkerChild, startWorkerProcess } from './worker-process';
@@ -64,8 +64,7 @@ async function main(): Promise<void> {
           await until(
             `${step} parked`,
             async () =>
-              (await client.workflow.count(`TaskQueue = '${taskQueue}' AND ${DlqStatus.name} = 'dead'`))
-                .count >= step,
+              (await client.workflow.count(`TaskQueue = '${taskQueue}' AND ${PARKED_QUERY}`)).count >= step,
             600_000,
             300,
           );

@@ -20,7 +20,7 @@ import { demoBatch, demoHandlers } from './demo';
 import { publishMany } from './publish';
 import { stateQuery } from './shared/definitions';
 import { uiListUrl } from './ui-links';
-import { DlqStatus } from './shared/search-attributes';
+import { PARKED_QUERY } from './shared/queries';
 import { dataConverterFromConfig, encryptionEnabled } from './data-converter';
 import { codecServerFromConfig } from './codec-server';
 import type { CodecServer } from './codec-server';
@@ -112,7 +112,7 @@ async function main(): Promise<void> {
     logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'Worker polling');
     if (config.DLQ_DEMO)
       await runDemo(client, config.TEMPORAL_TASK_QUEUE, config.DLQ_MAX_PAYLOAD_BYTES, logger);
-    const deadUrl = uiListUrl(uiBase, config.TEMPORAL_NAMESPACE, `${DlqStatus.name}="dead"`);
+    const deadUrl = uiListUrl(uiBase, config.TEMPORAL_NAMESPACE, PARKED_QUERY);
     process.stdout.write(
       `\nTemporal Web UI: ${uiBase}\nParked messages: ${deadUrl}\nPress Ctrl+C to stop.\n`,
     );

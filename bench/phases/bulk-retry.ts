@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { runCli } from '../../src/cli/main';
 import type { CliContext } from '../../src/cli/context';
 import { loadConfig } from '../../src/config';
-import { DlqFingerprint, DlqStatus, DlqTopic } from '../../src/shared/search-attributes';
+import { DlqFingerprint, DlqTopic } from '../../src/shared/search-attributes';
+import { PARKED_QUERY, statusQuery } from '../../src/shared/queries';
 import { BULK_PATCH, TOPIC_BULK } from '../handlers';
 import { countWhere } from '../context';
 import type { BenchContext } from '../context';
@@ -44,7 +45,7 @@ function benchCliContext(ctx: BenchContext, out: unknown[]): CliContext {
 }
 
 export async function runBulkRetry(ctx: BenchContext): Promise<BulkRetry> {
-  const dead = `${DlqTopic.name} = '${TOPIC_BULK}' AND ${DlqStatus.name} = 'dead'`;
+  const dead = `${DlqTopic.name} = '${TOPIC_BULK}' AND ${PARKED_QUERY}`;
   let group: string | undefined;
   for await (const info of ctx.client.workflow.list({ query: dead, pageSize: 1 })) {
     group = info.typedSearchAttributes.get(DlqFingerprint);
@@ -76,7 +77,7 @@ export async function runBulkRetry(ctx: BenchContext): Promise<BulkRetry> {
   const exitCode = await runCli(argv, benchCliContext(ctx, out));
   const acceptedAt = Date.now();
   const report = (out[0] ?? {}) as { selected?: number; accepted?: number };
-  const recovered = `${DlqFingerprint.name} = '${group}' AND ${DlqStatus.name} = 'recovered'`;
+  const recovered = `${DlqFingerprint.name} = '${group}' AND ${statusQuery('recovered')}`;
   const expected = report.accepted ?? 0;
   await until(
     `${expected} recovered`,

@@ -6,13 +6,13 @@
 import { publishMany } from '../../src/publish';
 import type { PublishInput } from '../../src/shared/envelope';
 import { PROCESS_MESSAGE_WORKFLOW } from '../../src/shared/names';
-import { DlqStatus } from '../../src/shared/search-attributes';
+import { PARKED_QUERY } from '../../src/shared/queries';
 import { FAIL_TOPICS, FAILURE_KINDS, TOPIC_BULK } from '../handlers';
 import { countWhere } from '../context';
 import type { BenchContext } from '../context';
 import { round, until } from '../stats';
 
-export const DEAD_QUERY = `WorkflowType = '${PROCESS_MESSAGE_WORKFLOW}' AND ${DlqStatus.name} = 'dead'`;
+export const DEAD_QUERY = `WorkflowType = '${PROCESS_MESSAGE_WORKFLOW}' AND ${PARKED_QUERY}`;
 
 export interface FillResult {
   target: number;

@@ -2,13 +2,14 @@
  * Park latency: messages that fail non-retryably, from publish until (1) the `state` query says `dead`
  * (asked once the history shows the park, so the observer does not compete with the workflow's own tasks),
  * (2) the history records the `DlqStatus` upsert (the engine's own time, no polling), and (3) visibility lists
- * them under `DlqStatus = "dead"` (one background list poller).
+ * them under `PARKED_QUERY` (one background list poller).
  */
 import { tsToMs } from '@temporalio/common/lib/time';
 import { publish } from '../../src/publish';
 import { stateQuery } from '../../src/shared/definitions';
 import { messageWorkflowId } from '../../src/shared/names';
-import { DlqStatus, DlqTopic } from '../../src/shared/search-attributes';
+import { DlqTopic } from '../../src/shared/search-attributes';
+import { PARKED_QUERY } from '../../src/shared/queries';
 import { TOPIC_PARK } from '../handlers';
 import type { BenchContext } from '../context';
 import { mapLimit, percentile, sleep } from '../stats';
@@ -49,7 +50,7 @@ export async function runParkLatency(ctx: BenchContext, taskQueue: string): Prom
   const listed = new Map<string, number>();
   let polling = true;
   const poller = (async () => {
-    const query = `TaskQueue = '${taskQueue}' AND ${DlqTopic.name} = '${TOPIC_PARK}' AND ${DlqStatus.name} = 'dead'`;
+    const query = `TaskQueue = '${taskQueue}' AND ${DlqTopic.name} = '${TOPIC_PARK}' AND ${PARKED_QUERY}`;
     while (polling) {
       const at = Date.now();
       for await (const info of client.workflow.list({ query, pageSize: 1000 })) {

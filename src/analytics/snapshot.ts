@@ -15,9 +15,9 @@ import {
   DlqParkCount,
   DlqParkedAt,
   DlqReason,
-  DlqStatus,
   DlqTopic,
 } from '../shared/search-attributes';
+import { PARKED_QUERY, statusQuery } from '../shared/queries';
 import type { AnalyticsConfig, DlqSnapshot, FailureGroup, ParkBucket } from '../shared/analytics';
 
 const HOUR = 3_600_000;
@@ -87,7 +87,8 @@ export async function computeSnapshot(
 ): Promise<DlqSnapshot> {
   const nowMs = (options.now ?? new Date()).getTime();
   const scope = scopeQuery(config);
-  const parked = `${scope} AND ${DlqStatus.name} = 'dead'`;
+  // Running workflows only: a terminated one keeps its last `DlqStatus` (see src/shared/queries.ts).
+  const parked = `${scope} AND ${PARKED_QUERY}`;
   let calls = 0;
   const count = async (where: string): Promise<number> => {
     calls++;
@@ -124,10 +125,10 @@ export async function computeSnapshot(
   const fixed = [
     parked,
     `${parked} AND ${DlqParkCount.name} > 1`,
-    `${scope} AND ${DlqStatus.name} = 'retrying'`,
-    `${scope} AND ${DlqStatus.name} = 'recovered'`,
-    `${scope} AND ${DlqStatus.name} = 'discarded'`,
-    `${scope} AND ${DlqStatus.name} = 'expired'`,
+    `${scope} AND ${statusQuery('retrying')}`,
+    `${scope} AND ${statusQuery('recovered')}`,
+    `${scope} AND ${statusQuery('discarded')}`,
+    `${scope} AND ${statusQuery('expired')}`,
     ...ERROR_CLASSES.map((c) => `${parked} AND ${DlqErrorClass.name} = ${quote(c)}`),
     ...reasonList.map((r) => `${parked} AND ${DlqReason.name} = ${quote(r)}`),
     ...topicList.map((t) => `${parked} AND ${DlqTopic.name} = ${quote(t)}`),

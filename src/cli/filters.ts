@@ -6,17 +6,12 @@ import { Option } from 'commander';
 import type { Command } from 'commander';
 import { ERROR_CLASSES } from '../shared/errors';
 import { DLQ_STATUS_VALUES } from '../shared/types';
+import type { DlqStatusValue } from '../shared/types';
+import { statusQuery } from '../shared/queries';
 import { TOPIC_PATTERN } from '../shared/json';
 import { DURATION_HINT, parseDuration } from '../shared/duration';
 import { PROCESS_MESSAGE_WORKFLOW } from '../shared/names';
-import {
-  DlqErrorClass,
-  DlqFingerprint,
-  DlqParkedAt,
-  DlqReason,
-  DlqStatus,
-  DlqTopic,
-} from '../shared/search-attributes';
+import { DlqErrorClass, DlqFingerprint, DlqParkedAt, DlqReason, DlqTopic } from '../shared/search-attributes';
 import { UserError } from './context';
 
 /** The filter flags shared by `list`, `export`, bulk `retry` and bulk `discard`. */
@@ -92,6 +87,7 @@ export function checkRawQuery(raw: string): string {
 /**
  * Builds the visibility query. `forceStatus` overrides `--status` (bulk operations select only `dead`
  * messages, which is what makes them resumable); `defaultStatus` applies when `--status` is absent.
+ * The status comes from `statusQuery`: `dead` and `retrying` also require `ExecutionStatus = "Running"`.
  */
 export function buildQuery(
   flags: FilterFlags,
@@ -108,7 +104,8 @@ export function buildQuery(
       throw new UserError(
         `--status ${JSON.stringify(status)}: must be one of ${DLQ_STATUS_VALUES.join(', ')}, any`,
       );
-    parts.push(`${DlqStatus.name} = ${quote(status)}`);
+    // `dead` and `retrying` select running workflows only: a terminated one keeps its last status.
+    parts.push(statusQuery(status as DlqStatusValue));
   }
   if (flags.class !== undefined) {
     if (!(ERROR_CLASSES as readonly string[]).includes(flags.class))
