@@ -15,7 +15,7 @@ export { AesGcmCodec, parseKeyRing, DecryptionError, EncryptionKeyError } from '
 export type { EncryptionKey } from './encryption';
 export { startCodecServer, codecServerFromConfig } from './codec-server';
 export type { CodecServer, CodecServerOptions } from './codec-server';
-export { setupServer, registerSearchAttributes, ensureRetention } from './setup';
+export { setupServer, registerSearchAttributes, ensureRetention, checkSetup, SetupError } from './setup';
 export {
   TemporaryError,
   PermanentError,

@@ -20,6 +20,29 @@ const INDEXED_TYPE: Partial<Record<SearchAttributeType, temporal.api.enums.v1.In
   [SearchAttributeType.DOUBLE]: IndexedValueType.INDEXED_VALUE_TYPE_DOUBLE,
 };
 
+/** How the namespace's custom search attributes differ from what temporal-dlq needs. */
+interface AttributeComparison {
+  /** Missing ones, with the indexed type each needs. */
+  missing: Record<string, temporal.api.enums.v1.IndexedValueType>;
+  /** Registered with another type. */
+  wrongType: Array<{ name: string; have: string; wanted: string }>;
+}
+
+function compareAttributes(
+  custom: Record<string, temporal.api.enums.v1.IndexedValueType>,
+): AttributeComparison {
+  const missing: Record<string, temporal.api.enums.v1.IndexedValueType> = {};
+  const wrongType: AttributeComparison['wrongType'] = [];
+  for (const key of ALL_SEARCH_ATTRIBUTES) {
+    const wanted = INDEXED_TYPE[key.type]!;
+    const have = custom[key.name];
+    if (have === undefined) missing[key.name] = wanted;
+    else if (have !== wanted)
+      wrongType.push({ name: key.name, have: IndexedValueType[have], wanted: IndexedValueType[wanted] });
+  }
+  return { missing, wrongType };
+}
+
 /** Registers every custom search attribute. Existing ones are left alone (and reported if their type differs). */
 export async function registerSearchAttributes(
   connection: Connection,
@@ -27,21 +50,92 @@ export async function registerSearchAttributes(
   logger?: PinoLogger,
 ): Promise<void> {
   const existing = await connection.operatorService.listSearchAttributes({ namespace });
-  const custom = existing.customAttributes ?? {};
-  const missing: Record<string, temporal.api.enums.v1.IndexedValueType> = {};
-  for (const key of ALL_SEARCH_ATTRIBUTES) {
-    const wanted = INDEXED_TYPE[key.type]!;
-    const have = custom[key.name];
-    if (have === undefined) missing[key.name] = wanted;
-    else if (have !== wanted) {
-      throw new Error(
-        `Search attribute ${key.name} exists in namespace ${namespace} with type ${IndexedValueType[have]}, but temporal-dlq needs ${IndexedValueType[wanted]}`,
-      );
-    }
-  }
+  const { missing, wrongType } = compareAttributes(existing.customAttributes ?? {});
+  const wrong = wrongType[0];
+  if (wrong)
+    throw new Error(
+      `Search attribute ${wrong.name} exists in namespace ${namespace} with type ${wrong.have}, but temporal-dlq needs ${wrong.wanted}`,
+    );
   if (Object.keys(missing).length === 0) return;
   await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: missing });
   logger?.info({ added: Object.keys(missing), namespace }, 'Registered search attributes');
+}
+
+/**
+ * The namespace is not set up for temporal-dlq: search attributes are missing or have another type.
+ * Thrown by `createWorker` (option `checkSetup`) before it starts polling.
+ */
+export class SetupError extends Error {
+  override readonly name = 'SetupError';
+  constructor(
+    message: string,
+    /** The namespace that was checked. */
+    readonly namespace: string,
+    /** Names of the search attributes that are not registered. */
+    readonly missing: readonly string[],
+    /** Attributes registered with another type, one sentence each. */
+    readonly wrongType: readonly string[],
+  ) {
+    super(message);
+  }
+}
+
+/** Temporal CLI names of the indexed types, for the command in the error message. */
+const CLI_TYPE: Partial<Record<SearchAttributeType, string>> = {
+  [SearchAttributeType.KEYWORD]: 'Keyword',
+  [SearchAttributeType.INT]: 'Int',
+  [SearchAttributeType.DATETIME]: 'Datetime',
+  [SearchAttributeType.TEXT]: 'Text',
+  [SearchAttributeType.BOOL]: 'Bool',
+  [SearchAttributeType.DOUBLE]: 'Double',
+};
+
+/** `temporal operator search-attribute create` commands registering `keys`, one per type (`--type` takes one). */
+function cliCommands(namespace: string, keys: ReadonlyArray<(typeof ALL_SEARCH_ATTRIBUTES)[number]>): string {
+  const byType = new Map<string, string[]>();
+  for (const k of keys) {
+    const type = CLI_TYPE[k.type]!;
+    byType.set(type, [...(byType.get(type) ?? []), k.name]);
+  }
+  return [...byType]
+    .map(
+      ([type, names]) =>
+        `\`temporal operator search-attribute create --namespace ${namespace} ${names.map((n) => `--name ${n}`).join(' ')} --type ${type}\``,
+    )
+    .join(', ');
+}
+
+/**
+ * Checks that every `Dlq*` search attribute is registered in `namespace` with its type, and throws a
+ * `SetupError` that names what is missing and how to register it. Without them every workflow task that
+ * parks a message fails (`BadSearchAttributes`), forever, and nothing parks. Read-only; works with a
+ * client `Connection` or a worker's `NativeConnection`.
+ */
+export async function checkSetup(
+  connection: Pick<Connection, 'operatorService'>,
+  namespace: string,
+): Promise<void> {
+  const existing = await connection.operatorService.listSearchAttributes({ namespace });
+  const { missing, wrongType } = compareAttributes(existing.customAttributes ?? {});
+  const missingNames = Object.keys(missing);
+  const wrongTypes = wrongType.map((w) => `${w.name} has type ${w.have}, temporal-dlq needs ${w.wanted}`);
+  if (missingNames.length === 0 && wrongTypes.length === 0) return;
+  const lines = [`Namespace "${namespace}" is not set up for temporal-dlq.`];
+  if (missingNames.length > 0) {
+    const named = ALL_SEARCH_ATTRIBUTES.filter((k) => missingNames.includes(k.name));
+    lines.push(
+      `These search attributes are not registered: ${named.map((k) => `${k.name} (${CLI_TYPE[k.type]})`).join(', ')}.`,
+      'Without them every message that fails would fail its workflow task (BadSearchAttributes) again and again, and never park.',
+      `Register them once (idempotent, safe at every start): \`await setupServer(connection, { namespace: '${namespace}', retentionMs: 30 * 86_400_000 })\` from temporal-dlq, with a @temporalio/client Connection; \`npm start\` and \`npm run worker\` run it for you.`,
+      `Or with the Temporal CLI (one command per type): ${cliCommands(namespace, named)}.`,
+    );
+  }
+  if (wrongTypes.length > 0)
+    lines.push(
+      `Registered with the wrong type (set-up cannot change a type; remove them or use another namespace): ${wrongTypes.join('; ')}.`,
+    );
+  lines.push('(createWorker option `checkSetup: false` skips this check.)');
+  throw new SetupError(lines.join('\n'), namespace, missingNames, wrongTypes);
 }
 
 /** Raises (never lowers) the namespace's retention of closed workflows to `retentionMs`. */

@@ -13,6 +13,10 @@ import { createLogger, PinoTemporalLogger } from './logger';
 import { loadConfig } from './config';
 import type { Config } from './config';
 import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_ENTRY } from './bundle-path';
+import { checkSetup } from './setup';
+
+/** gRPC codes meaning "this credential may not ask": PERMISSION_DENIED, UNIMPLEMENTED, UNAUTHENTICATED. */
+const CANNOT_ASK = new Set([7, 12, 16]);
 
 /** Options of `createWorker`. Everything but `handlers` defaults from the environment (`loadConfig`). */
 export interface CreateWorkerOptions {
@@ -39,6 +43,14 @@ export interface CreateWorkerOptions {
   extraActivities?: Record<string, (...args: any[]) => Promise<unknown>>; // eslint-disable-line @typescript-eslint/no-explicit-any
   /** Passed through to `Worker.create` (tuning, identity, interceptors). @defaultValue `{}` */
   workerOptions?: Partial<WorkerOptions>;
+  /**
+   * Check, before polling, that the namespace has every `Dlq*` search attribute with its type (`checkSetup`
+   * in `src/setup.ts`), and refuse with a `SetupError` naming what is missing and how to register it
+   * (`setupServer`, `npm start`, or the Temporal CLI). A server that does not let this credential list
+   * search attributes (Temporal Cloud's operator service) is not checked: a warning says so.
+   * @defaultValue `true`
+   */
+  checkSetup?: boolean;
 }
 
 let runtimeInstalled = false;
@@ -71,6 +83,22 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     handlers.set(handler.topic, handler as Handler<unknown>);
   }
   const connection = options.connection ?? (await NativeConnection.connect(buildConnectionOptions(config)));
+  if (options.checkSetup ?? true) {
+    try {
+      await checkSetup(connection, config.TEMPORAL_NAMESPACE);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'number' && CANNOT_ASK.has(code)) {
+        logger.warn(
+          { namespace: config.TEMPORAL_NAMESPACE, err },
+          'Could not list search attributes to check the set-up; make sure setupServer (or npm start) registered them',
+        );
+      } else {
+        if (!options.connection) await connection.close();
+        throw err;
+      }
+    }
+  }
   let analyticsClient: Promise<Client> | undefined = options.analyticsClient
     ? Promise.resolve(options.analyticsClient)
     : undefined;
