@@ -1,19 +1,20 @@
 /**
  * Activities of the message workflow. They close over the worker's handler registry: the route lookup
- * (a local activity), `runStage` (the first attempt of a stage runs locally by default, retries as activities), the
- * repair-time schema check, and the security alert.
+ * (a local activity), `runStage` (see `stage-runner.ts`), the repair-time schema check, and the immediate
+ * alerts (security failures, messages that kill their worker).
  */
 import { hostname } from 'node:os';
-import { ApplicationFailure, Context } from '@temporalio/activity';
-import { z } from 'zod';
+import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger as PinoLogger } from 'pino';
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS } from '../src/handlers';
 import type { Handler } from '../src/handlers';
-import { classifyError } from '../src/shared/classify';
-import { envelopeSchema, topicSchema } from '../src/shared/envelope';
+import { topicSchema } from '../src/shared/envelope';
 import { formatIssues } from '../src/shared/json';
 import { DEFAULT_NON_RETRYABLE_TYPES } from '../src/shared/errors';
 import { DEFAULT_REDRIVE_POLICY } from '../src/shared/backoff';
-import type { DeadLetter, FailureDetails, PayloadVerdict, Route, StageInput } from '../src/shared/types';
+import { ROUTE_REVISION } from '../src/shared/route-revision';
+import type { DeadLetter, PayloadVerdict, Route } from '../src/shared/types';
+import { createStageRunner } from './stage-runner';
 
 /** Guards that apply to every topic of a worker. */
 export interface WorkerGuards {
@@ -28,16 +29,6 @@ export interface MessageActivityDeps {
   logger: PinoLogger;
   identity?: string;
 }
-
-const stageInputSchema = z.object({
-  workflowId: z.string().min(1),
-  stage: z.string().min(1),
-  idempotencyKey: z.string().min(1),
-  cycle: z.number().int().min(0),
-  envelope: envelopeSchema,
-  previous: z.record(z.string(), z.unknown()),
-  attemptOffset: z.number().int().min(0).optional(),
-});
 
 export function createMessageActivities(deps: MessageActivityDeps) {
   const identity = deps.identity ?? `${process.pid}@${hostname()}`;
@@ -58,6 +49,8 @@ export function createMessageActivities(deps: MessageActivityDeps) {
         nonRetryableErrorTypes: [...DEFAULT_NON_RETRYABLE_TYPES],
       },
       stageTimeoutMs: handler?.stageTimeoutMs ?? 30_000,
+      heartbeatTimeoutMs: handler?.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS,
+      revision: ROUTE_REVISION,
       firstAttempt: handler?.firstAttempt ?? 'local',
       redrive: handler?.redrive ?? DEFAULT_REDRIVE_POLICY,
       expireAfterMs: guards.expireAfterMs,
@@ -67,114 +60,24 @@ export function createMessageActivities(deps: MessageActivityDeps) {
     });
   }
 
-  /** Runs one stage. Every thrown value becomes an `ApplicationFailure` typed by its class. */
-  async function runStage(rawInput: StageInput): Promise<unknown> {
-    const ctx = Context.current();
-    // After a failed local first attempt, the activity's own attempt 1 is the stage's attempt 2.
-    const offset = typeof rawInput?.attemptOffset === 'number' ? rawInput.attemptOffset : 0;
-    const attempt = ctx.info.attempt + offset;
-    const failure = (err: unknown, stage: string): ApplicationFailure => {
-      const c = classifyError(err);
-      const details: FailureDetails = {
-        reason: c.reason,
-        errorClass: c.errorClass,
-        attempt,
-        stage,
-        name: c.name,
-        ...(c.stack ? { stack: c.stack } : {}),
-        workerIdentity: identity,
-        ...(c.details !== undefined ? { extra: c.details } : {}),
-        ...(c.nextRetryDelayMs !== undefined ? { nextRetryDelayMs: c.nextRetryDelayMs } : {}),
-      };
-      return ApplicationFailure.create({
-        type: c.type,
-        message: c.message,
-        details: [details],
-        ...(c.nextRetryDelayMs !== undefined ? { nextRetryDelay: c.nextRetryDelayMs } : {}),
-      });
-    };
-
-    const parsedInput = stageInputSchema.safeParse(rawInput);
-    if (!parsedInput.success) {
-      throw ApplicationFailure.create({
-        type: 'PermanentError',
-        message: `Invalid stage input: ${formatIssues(parsedInput.error.issues).join('; ')}`,
-        details: [
-          {
-            reason: 'SCHEMA_MISMATCH',
-            errorClass: 'permanent',
-            attempt,
-            stage: rawInput?.stage ?? '?',
-            name: 'ZodError',
-            workerIdentity: identity,
-          },
-        ],
-        nonRetryable: true,
-      });
-    }
-    const input: StageInput = parsedInput.data;
-    const handler = deps.handlers.get(input.envelope.topic);
-    const stage = handler?.stages.find((s) => s.name === input.stage);
-    if (!handler || !stage) {
-      // The route changed under a running message (a deploy removed the topic or stage).
-      throw ApplicationFailure.create({
-        type: 'PermanentError',
-        message: `No handler for topic "${input.envelope.topic}" stage "${input.stage}" on this worker`,
-        details: [
-          {
-            reason: 'NO_HANDLER',
-            errorClass: 'permanent',
-            attempt,
-            stage: input.stage,
-            name: 'PermanentError',
-            workerIdentity: identity,
-          },
-        ],
-      });
-    }
-    const log = deps.logger.child({ workflowId: input.workflowId, stage: input.stage, attempt });
-    try {
-      let payload: unknown = input.envelope.payload;
-      if (handler.schema) {
-        const result = handler.schema.safeParse(payload);
-        if (!result.success) {
-          const e = result.error;
-          throw Object.assign(
-            new Error(
-              `Payload does not match the schema of topic ${handler.topic}: ${formatIssues(e.issues).join('; ')}`,
-            ),
-            {
-              name: 'ZodError',
-              issues: e.issues,
-            },
-          );
-        }
-        payload = result.data;
-      }
-      return await stage.run({
-        payload,
-        envelope: input.envelope,
-        stage: input.stage,
-        previous: input.previous,
-        idempotencyKey: input.idempotencyKey,
-        attempt,
-        cycle: input.cycle,
-        signal: ctx.cancellationSignal,
-        log,
-      });
-    } catch (err) {
-      const f = failure(err, input.stage);
-      log.debug({ type: f.type }, 'Stage failed');
-      throw f;
-    }
-  }
+  /** Runs one attempt of one stage (see `stage-runner.ts`). */
+  const runStage = createStageRunner({ handlers: deps.handlers, logger: deps.logger, identity });
 
   /** Checks a repaired payload against the topic's schema, for the `repair` update and `retry` signal. */
   async function validatePayload(input: { topic: string; payload: unknown }): Promise<PayloadVerdict> {
     const topic = topicSchema.safeParse(input.topic);
     if (!topic.success) return { problems: [`topic: ${topic.error.issues[0]?.message ?? 'invalid'}`] };
     const handler = deps.handlers.get(topic.data);
-    if (!handler?.schema) return Promise.resolve({ problems: [] });
+    if (!handler) {
+      // Never answer "valid" for a topic this worker cannot judge: retried, so the worker that has the
+      // topic may answer; if none does, the workflow refuses the repair.
+      throw ApplicationFailure.create({
+        type: 'TemporaryError',
+        message: `No handler for topic "${topic.data}" on worker ${identity}: the payload cannot be validated here`,
+        details: [{ reason: 'NO_HANDLER' }],
+      });
+    }
+    if (!handler.schema) return Promise.resolve({ problems: [] });
     const result = handler.schema.safeParse(input.payload);
     return result.success
       ? { problems: [] }
@@ -184,11 +87,11 @@ export function createMessageActivities(deps: MessageActivityDeps) {
         };
   }
 
-  /** Raised at once for every security parking. Analytics counts these too. */
-  async function reportSecurityFailure(dl: DeadLetter): Promise<void> {
+  /** The immediate alert of a parking that a person must see at once. */
+  function alertNow(alert: 'security-failure' | 'worker-crashed', dl: DeadLetter, text: string): void {
     deps.logger.error(
       {
-        alert: 'security-failure',
+        alert,
         severity: 'critical',
         workflowId: dl.workflowId,
         topic: dl.topic,
@@ -196,12 +99,31 @@ export function createMessageActivities(deps: MessageActivityDeps) {
         fingerprint: dl.fingerprint,
         correlationId: dl.correlationId,
       },
+      text,
+    );
+  }
+
+  /** Raised at once for every security parking. Analytics counts these too. */
+  async function reportSecurityFailure(dl: DeadLetter): Promise<void> {
+    alertNow(
+      'security-failure',
+      dl,
       `SECURITY ALERT: message ${dl.messageId} on ${dl.topic} parked with ${dl.reason}`,
     );
     return Promise.resolve();
   }
 
-  return { lookupRoute, runStage, validatePayload, reportSecurityFailure };
+  /** Raised at once when a message parks because it killed (or stalled) the workers that ran it. */
+  async function reportWorkerCrash(dl: DeadLetter): Promise<void> {
+    alertNow(
+      'worker-crashed',
+      dl,
+      `POISON MESSAGE: ${dl.messageId} on ${dl.topic} killed its worker ${dl.attempts} time(s) in stage ${dl.stage}; parked, never re-driven`,
+    );
+    return Promise.resolve();
+  }
+
+  return { lookupRoute, runStage, validatePayload, reportSecurityFailure, reportWorkerCrash };
 }
 
 export type MessageActivities = ReturnType<typeof createMessageActivities>;

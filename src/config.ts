@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ANALYTICS_SCHEDULE_ID, DEFAULT_TASK_QUEUE } from './shared/names';
 import { DURATION_HINT, parseDuration } from './shared/duration';
+import { MAX_PAYLOAD_BYTES_LIMIT } from './shared/limits';
 
 const duration = (fallback: string) =>
   z
@@ -94,8 +95,8 @@ export const envSchema = z.object({
         .map((p) => p.trim())
         .filter(Boolean),
     ),
-  /** Largest payload accepted at publish and repair, in UTF-8 bytes of its JSON. @defaultValue `262144` (256 KiB) */
-  DLQ_MAX_PAYLOAD_BYTES: integer(256 * 1024, 1, 2 * 1024 * 1024 - 4096),
+  /** Largest payload accepted at publish and repair, in UTF-8 bytes of its JSON, at most 524288 (see `src/shared/limits.ts`). @defaultValue `262144` (256 KiB) */
+  DLQ_MAX_PAYLOAD_BYTES: integer(256 * 1024, 1, MAX_PAYLOAD_BYTES_LIMIT),
   /** Retention of closed workflows set on the namespace at set-up; duplicates are caught within it. @defaultValue `30d` */
   DLQ_RETENTION: duration('30d'),
   /** A parked message expires after this long with status `expired`. @defaultValue `14d` */

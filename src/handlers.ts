@@ -19,16 +19,25 @@ export interface StageContext<P = unknown> {
   stage: string;
   /** Results of earlier stages, by stage name. */
   previous: Record<string, unknown>;
-  /** `<workflowId>:<stage>:<cycle>`: use it to make side effects idempotent. */
+  /**
+   * `<workflowId>:<stage>:<repairs>`, where `<repairs>` is `payloadVersion - 1`: the same for every attempt,
+   * automatic re-drive and unchanged retry of one payload, new for a repaired payload. Use it to make side
+   * effects idempotent: a stage that committed downstream and then failed or timed out is run again with
+   * the same key.
+   */
   idempotencyKey: string;
-  /** Attempt of this stage within the current cycle, from 1. */
+  /** Version of the payload: 1 as published, +1 per repair. */
+  payloadVersion: number;
+  /**
+   * Attempt of this stage within the current cycle, from 1. Attempts that died beside another message's
+   * crash are not counted.
+   */
   attempt: number;
   /** Repair cycle: 0 for the first processing, +1 per retry or re-drive. */
   cycle: number;
   /**
-   * Aborted when the attempt times out, and when the workflow is cancelled during a local attempt. An
-   * activity attempt learns of a cancellation only through a heartbeat, which stages do not send, so it
-   * runs on until it ends or times out.
+   * Aborted when the attempt reaches its timeout, and when the workflow is cancelled (an activity attempt
+   * learns of it through the heartbeats it sends while the stage runs).
    */
   signal: AbortSignal;
   log: PinoLogger;
@@ -65,6 +74,15 @@ export interface HandlerOptions<P> {
   /** Start-to-close timeout of each stage attempt. @defaultValue `30s` */
   timeout?: string;
   /**
+   * How long an activity attempt may go without a heartbeat before Temporal declares its worker dead and
+   * the attempt lost (stages heartbeat on their own while they run, every third of this). A message whose
+   * attempts keep dying with their worker parks as `WORKER_CRASHED` within `retry.maximumAttempts` deaths.
+   * Shorter finds a dead worker sooner and sends more heartbeats; it must be shorter than `timeout`, so a
+   * dead worker is told apart from a slow stage.
+   * @defaultValue `10s`, or half of `timeout` when that is shorter
+   */
+  heartbeatTimeout?: string;
+  /**
    * Where the first attempt of each stage runs. `local`: as a local activity inside the workflow task, so a
    * message that succeeds at once costs one workflow task and no activity task (the fast path); its retries
    * are ordinary activities with the topic's backoff, visible in the Web UI as pending activities. The local
@@ -97,9 +115,13 @@ export interface Handler<P = unknown> {
     nonRetryableErrorTypes: string[];
   };
   readonly stageTimeoutMs: number;
+  readonly heartbeatTimeoutMs: number;
   readonly firstAttempt: FirstAttempt;
   readonly redrive: RedrivePolicy;
 }
+
+/** Default heartbeat timeout of a stage's activity attempts. */
+export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 10_000;
 
 const durationField = z
   .string()
@@ -130,6 +152,7 @@ const optionsSchema = z.object({
     })
     .optional(),
   timeout: durationField.optional(),
+  heartbeatTimeout: durationField.optional(),
   firstAttempt: z.enum(['local', 'activity'], { message: "must be 'local' or 'activity'" }).optional(),
   redrive: z
     .object({
@@ -169,6 +192,13 @@ export function defineHandler<P = unknown>(options: HandlerOptions<P>): Handler<
     problems.push(
       `retry.maximumInterval: must be at least retry.initialInterval (${String(initialText)}); it is ${String(maximumText)}`,
     );
+  const timeoutMs = parseDuration(typeof options.timeout === 'string' ? options.timeout : '30s');
+  const heartbeatMs =
+    typeof options.heartbeatTimeout === 'string' ? parseDuration(options.heartbeatTimeout) : undefined;
+  if (timeoutMs !== undefined && heartbeatMs !== undefined && heartbeatMs >= timeoutMs)
+    problems.push(
+      `heartbeatTimeout: must be shorter than timeout (${String(options.timeout ?? '30s')}); it is ${String(options.heartbeatTimeout)}`,
+    );
   if (problems.length) throw new HandlerDefinitionError(problems);
 
   const retry = options.retry ?? {};
@@ -186,6 +216,7 @@ export function defineHandler<P = unknown>(options: HandlerOptions<P>): Handler<
       ],
     },
     stageTimeoutMs: parseDuration(options.timeout ?? '30s')!,
+    heartbeatTimeoutMs: heartbeatMs ?? Math.min(DEFAULT_HEARTBEAT_TIMEOUT_MS, Math.floor(timeoutMs! / 2)),
     firstAttempt: options.firstAttempt ?? 'local',
     redrive: { ...DEFAULT_REDRIVE_POLICY, ...options.redrive },
   });

@@ -231,12 +231,14 @@ describe('classification paths', () => {
     await recordHistory(env.client, id, 'parked-timeout');
   });
 
-  it('a topic with no handler parks as permanent NO_HANDLER without crashing', async () => {
+  it('a topic with no handler parks as temporary NO_HANDLER, due for a re-drive (the right worker may come)', async () => {
     const id = await send('nobody-home', { a: 1 });
     const dl = (await waitForStatus(env.client, id, 'dead')).deadLetter!;
-    assert.equal(dl.errorClass, 'permanent');
+    assert.equal(dl.errorClass, 'temporary');
     assert.equal(dl.reason, 'NO_HANDLER');
     assert.equal(dl.stage, '(route)');
+    assert.ok(dl.nextRedriveAt, 'a NO_HANDLER message is re-driven automatically');
+    await recordHistory(env.client, id, 'no-handler');
   });
 });
 
@@ -397,15 +399,14 @@ describe('cancellation', () => {
       handle.result(),
       (err: unknown) => err instanceof WorkflowFailedError && err.cause instanceof CancelledFailure,
     );
-    // Core resolves the cancelled local attempt without waiting for the handler, so wait for the abort.
-    if (topic === 'hang-local')
-      await waitFor('the running local attempt to see its abort signal', () =>
-        Promise.resolve(stageRuns.get(`aborted:${messageId}`) === 1 ? true : undefined),
-      );
+    // An activity attempt learns of the cancellation through the heartbeats it sends while the stage runs.
+    await waitFor('the running attempt to see its abort signal', () =>
+      Promise.resolve(stageRuns.get(`aborted:${messageId}`) === 1 ? true : undefined),
+    );
     assert.equal(stageRuns.get(`hang:${messageId}`), 1, 'the stage never ran again');
     const state = await handle.query(stateQuery).catch(() => undefined);
     assert.notEqual(state?.status, 'dead');
-    assert.equal((await sa(id)).status, undefined);
+    assert.equal((await sa(id)).status, 'cancelled', 'a cancelled message records its resolution');
     return id;
   };
 
@@ -414,8 +415,6 @@ describe('cancellation', () => {
     await recordHistory(env.client, id, 'cancelled-in-local-attempt');
   });
 
-  // An activity task learns of a cancellation only through a heartbeat, and stages do not heartbeat, so
-  // the running handler is not aborted here; the workflow still ends cancelled at once.
   it('cancelling a message while its stage runs as an activity cancels the workflow; it never parks', async () => {
     const id = await cancelsInFlight('hang-activity');
     const events = (await env.client.workflow.getHandle(id).fetchHistory()).events ?? [];

@@ -1,10 +1,13 @@
 /** Keeps the audit trail bounded. Pure and workflow-safe. */
+import { MAX_AUDIT_BYTES } from '../src/shared/limits';
+import { jsonByteLength } from '../src/shared/size';
 import type { AuditEntry, MessageState } from '../src/shared/types';
 
 /**
  * The audit trail is carried through continue-as-new, whose input must stay far below the 2 MB payload
- * limit. Beyond this many entries the oldest rejected or ignored actions are dropped (and counted);
- * parkings, retries, re-drives and resolutions are always kept.
+ * limit. Beyond this many entries, or `MAX_AUDIT_BYTES` of JSON, the oldest rejected or ignored actions are
+ * dropped (and counted); parkings, retries, re-drives and resolutions are kept (their number is bounded by
+ * the repair-cycle limit, their size by the operator-input schema).
  */
 export const MAX_AUDIT_ENTRIES = 1000;
 const DROPPABLE: ReadonlySet<AuditEntry['action']> = new Set([
@@ -14,11 +17,15 @@ const DROPPABLE: ReadonlySet<AuditEntry['action']> = new Set([
   'continued-as-new',
 ]);
 
+function dropOldestDroppable(state: MessageState): boolean {
+  const index = state.audit.findIndex((entry) => DROPPABLE.has(entry.action));
+  if (index < 0) return false;
+  state.audit.splice(index, 1);
+  state.auditDropped = (state.auditDropped ?? 0) + 1;
+  return true;
+}
+
 export function trimAudit(state: MessageState): void {
-  while (state.audit.length > MAX_AUDIT_ENTRIES) {
-    const index = state.audit.findIndex((entry) => DROPPABLE.has(entry.action));
-    if (index < 0) return;
-    state.audit.splice(index, 1);
-    state.auditDropped = (state.auditDropped ?? 0) + 1;
-  }
+  while (state.audit.length > MAX_AUDIT_ENTRIES) if (!dropOldestDroppable(state)) return;
+  while (jsonByteLength(state.audit) > MAX_AUDIT_BYTES) if (!dropOldestDroppable(state)) return;
 }

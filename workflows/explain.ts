@@ -14,17 +14,33 @@ const HOW_TO_FIX: Record<DeadLetter['errorClass'], string> = {
     "The work took too long or was aborted. Check the dependency's latency or the stage timeout, then retry.",
 };
 
+/**
+ * The invalid fields named by a dead letter's details: zod issues, kept as an array (a schema failure in a
+ * stage) or under `issues` (a repair's verdict). At most 10.
+ */
+export function invalidFields(details: unknown): Array<{ path: string; message: string }> {
+  const list: unknown = Array.isArray(details)
+    ? details
+    : (details as { issues?: unknown } | undefined)?.issues;
+  if (!Array.isArray(list)) return [];
+  return list
+    .filter((i): i is { path?: unknown; message?: unknown } => typeof i === 'object' && i !== null)
+    .slice(0, 10)
+    .map((i) => ({
+      path: (Array.isArray(i.path) ? i.path.map(String).join('.') : '') || '(root)',
+      message: typeof i.message === 'string' ? i.message : '',
+    }));
+}
+
 /** Markdown for the Web UI: what failed, why, and how to fix it. */
 export function explainDeadLetter(dl: DeadLetter): string {
-  const noHandler = dl.reason === 'NO_HANDLER';
-  const fix = noHandler
-    ? `No worker has a handler for topic \`${dl.topic}\`. Deploy one with \`defineHandler({ topic: '${dl.topic}', ... })\`, then retry.`
-    : HOW_TO_FIX[dl.errorClass];
-  const issues = Array.isArray((dl.details as { issues?: unknown } | undefined)?.issues)
-    ? ((dl.details as { issues: Array<{ path?: unknown[]; message?: string }> }).issues ?? [])
-        .slice(0, 10)
-        .map((i) => `- \`${(i.path ?? []).join('.') || '(root)'}\`: ${i.message ?? ''}`)
-    : [];
+  const fix =
+    dl.reason === 'NO_HANDLER'
+      ? `The worker that took it has no handler for topic \`${dl.topic}\`. Every worker of a task queue must register the same topics: deploy one with \`defineHandler({ topic: '${dl.topic}', ... })\`. It is re-driven automatically, or retry it.`
+      : dl.reason === 'WORKER_CRASHED'
+        ? 'Its stage killed or stalled the worker running it (a native crash, out of memory, process.exit, or a blocked event loop), attempt after attempt, the last time running alone in its worker. It is never re-driven automatically. Find the cause in the worker logs around the parking time, fix the handler or the payload, then retry, or discard it.'
+        : HOW_TO_FIX[dl.errorClass];
+  const issues = invalidFields(dl.details).map((i) => `- \`${i.path}\`: ${i.message}`);
   const lines = [
     `## Parked: ${dl.errorClass} failure (${dl.reason}${dl.causeReason ? ` after ${dl.causeReason}` : ''})`,
     `**Topic** \`${dl.topic}\` · **message** \`${dl.messageId}\` · **stage** \`${dl.stage}\` · **attempts** ${dl.attempts} · **payload v${dl.payloadVersion}**`,

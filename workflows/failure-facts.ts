@@ -1,7 +1,14 @@
 /** Turns what a failed activity threw into the facts of a dead letter. Pure and workflow-safe. */
-import { ActivityFailure, ApplicationFailure, RetryState, TimeoutFailure } from '@temporalio/common';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  RetryState,
+  TimeoutFailure,
+  TimeoutType,
+} from '@temporalio/common';
 import { DEFAULT_REASON } from '../src/shared/classify';
-import { errorClassOfType, FAILURE_TYPE_BY_CLASS } from '../src/shared/errors';
+import { errorClassOfType, FAILURE_TYPE_BY_CLASS, normaliseReason } from '../src/shared/errors';
+import { revisionOf } from '../src/shared/route-revision';
 import type { ErrorClass } from '../src/shared/errors';
 import type { FailureDetails, Route } from '../src/shared/types';
 
@@ -11,6 +18,8 @@ export interface FailureFacts {
   errorType: string;
   reason: string;
   causeReason?: string;
+  /** The reason as the failure gave it, when it was not a valid reason code. */
+  originalReason?: string;
   message: string;
   stack?: string;
   details?: unknown;
@@ -31,20 +40,59 @@ export function factsFromFailure(err: unknown, stage: string, route: Route): Fai
 
   if (cause instanceof ApplicationFailure) {
     const details: Partial<FailureDetails> | undefined = cause.details?.[0] ?? undefined;
-    const errorClass = errorClassOfType(cause.type) ?? 'temporary';
-    const reason = details?.reason ?? DEFAULT_REASON[errorClass];
-    const wasExhausted = exhausted(retryState);
+    if (revisionOf(route) < 3) {
+      const errorClass = errorClassOfType(cause.type) ?? 'temporary';
+      const reason = details?.reason ?? DEFAULT_REASON[errorClass];
+      const wasExhausted = exhausted(retryState);
+      return {
+        errorClass,
+        errorType: FAILURE_TYPE_BY_CLASS[errorClass],
+        reason: wasExhausted ? 'RETRY_EXHAUSTED' : reason,
+        ...(wasExhausted ? { causeReason: reason } : {}),
+        message: cause.message,
+        ...(details?.stack ? { stack: details.stack } : cause.stack ? { stack: cause.stack } : {}),
+        ...(details?.extra !== undefined ? { details: details.extra } : {}),
+        attempts: details?.attempt ?? 1,
+        stage,
+        ...(details?.workerIdentity ? { workerIdentity: details.workerIdentity } : {}),
+      };
+    }
+    // The class the stage's failure was given; a user's own type keeps its meaning (see stage-failure.ts).
+    const errorClass =
+      (details?.errorClass && errorClassOfType(FAILURE_TYPE_BY_CLASS[details.errorClass])) ??
+      errorClassOfType(cause.type) ??
+      (cause.nonRetryable ? 'permanent' : 'temporary');
+    const given = typeof details?.reason === 'string' ? details.reason : DEFAULT_REASON[errorClass];
+    const reason = normaliseReason(given);
+    const wasExhausted =
+      details?.reason !== 'WORKER_CRASHED' && (details?.exhausted === true || exhausted(retryState));
     return {
       errorClass,
-      errorType: FAILURE_TYPE_BY_CLASS[errorClass],
+      errorType: cause.type ?? FAILURE_TYPE_BY_CLASS[errorClass],
       reason: wasExhausted ? 'RETRY_EXHAUSTED' : reason,
       ...(wasExhausted ? { causeReason: reason } : {}),
+      ...(reason !== given ? { originalReason: given.slice(0, 2_000) } : {}),
       message: cause.message,
       ...(details?.stack ? { stack: details.stack } : cause.stack ? { stack: cause.stack } : {}),
       ...(details?.extra !== undefined ? { details: details.extra } : {}),
       attempts: details?.attempt ?? 1,
       stage,
       ...(details?.workerIdentity ? { workerIdentity: details.workerIdentity } : {}),
+    };
+  }
+  if (
+    cause instanceof TimeoutFailure &&
+    cause.timeoutType === TimeoutType.HEARTBEAT &&
+    revisionOf(route) >= 3
+  ) {
+    // Heartbeats stopped: the worker died, was killed, or its event loop stalled, attempt after attempt.
+    return {
+      errorClass: 'permanent',
+      errorType: FAILURE_TYPE_BY_CLASS.permanent,
+      reason: 'WORKER_CRASHED',
+      message: `The worker running stage ${stage} stopped heartbeating (no heartbeat for ${route.heartbeatTimeoutMs ?? '?'} ms) until the retries ran out: it died, was killed, or its event loop stalled while the stage ran`,
+      attempts: route.retry.maximumAttempts,
+      stage,
     };
   }
   if (cause instanceof TimeoutFailure) {
@@ -69,15 +117,33 @@ export function factsFromFailure(err: unknown, stage: string, route: Route): Fai
   };
 }
 
-/** Facts of a message whose topic no worker handles. */
-export function noHandlerFacts(topic: string, workerIdentity: string): FailureFacts {
+/**
+ * Facts of a message whose topic the worker that looked it up does not handle. Since revision 3 it is a
+ * temporary failure, re-driven: during a deploy that adds the topic, the right worker may come.
+ */
+export function noHandlerFacts(topic: string, route: Route): FailureFacts {
+  const errorClass = revisionOf(route) >= 3 ? 'temporary' : 'permanent';
+  const workerIdentity = route.workerIdentity;
   return {
-    errorClass: 'permanent',
-    errorType: FAILURE_TYPE_BY_CLASS.permanent,
+    errorClass,
+    errorType: FAILURE_TYPE_BY_CLASS[errorClass],
     reason: 'NO_HANDLER',
     message: `No handler is registered for topic "${topic}"`,
     attempts: 1,
     stage: '(route)',
     workerIdentity,
+  };
+}
+
+/** Facts of a message whose stage results outgrew their bound (revision 3). */
+export function resultTooLargeFacts(stage: string, problem: string, route: Route): FailureFacts {
+  return {
+    errorClass: 'permanent',
+    errorType: FAILURE_TYPE_BY_CLASS.permanent,
+    reason: 'RESULT_TOO_LARGE',
+    message: `Stage ${stage} succeeded but ${problem}`,
+    attempts: 1,
+    stage,
+    workerIdentity: route.workerIdentity,
   };
 }

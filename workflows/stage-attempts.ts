@@ -1,43 +1,79 @@
 /** Runs every attempt of one stage, its first attempt locally when the route says so. Workflow code. */
-import { isCancellation, proxyActivities, proxyLocalActivities, sleep } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  isCancellation,
+  proxyActivities,
+  proxyLocalActivities,
+  sleep,
+} from '@temporalio/workflow';
+import type { RetryPolicy } from '@temporalio/common';
 import type { MessageActivities } from '../activities/message-activities';
+import { LOCAL_ATTEMPT_REFUSED } from '../src/shared/errors';
+import { revisionOf } from '../src/shared/route-revision';
 import type { Route, StageInput } from '../src/shared/types';
 import {
   delayAfterLocalAttemptMs,
   finalLocalFailure,
+  ledgerRetryPolicy,
   retriesAfterLocalAttempt,
   retryPolicyAfterLocalAttempt,
   stageRetryPolicy,
 } from './stage-retry-policy';
 
+/** The local attempt refused to run: its workflow task is a retry, so an earlier run of it may have killed its worker. */
+function refusedLocally(err: unknown): boolean {
+  const cause = err instanceof ApplicationFailure ? err : (err as { cause?: unknown } | null)?.cause;
+  return cause instanceof ApplicationFailure && cause.type === LOCAL_ATTEMPT_REFUSED;
+}
+
 /**
- * The stage's result, or what its last attempt threw. A route recorded before `firstAttempt` existed has
- * none, so messages started by older workers keep the all-activity commands their histories replay with:
- * the branch depends only on the route in the `lookupRoute` marker, so no patch marker is needed.
+ * The stage's result, or what its last attempt threw. The branches depend only on the route in the
+ * `lookupRoute` marker (`firstAttempt`, `revision`), so messages started by older workers keep the commands
+ * their histories replay with, and no patch marker is needed.
+ *
+ * Since revision 3 a local first attempt first asks the server whether its workflow task is a retry (see
+ * `stage-runner.ts`): a local attempt that killed its worker is lost with the workflow task, and would run
+ * again on the next worker forever. A refused attempt is charged as the lost one, and the stage continues
+ * as activity attempts that run alone in their worker (`suspect`), which the attempt ledger counts.
  */
 export async function runStageAttempts(route: Route, input: StageInput): Promise<unknown> {
-  if (route.firstAttempt !== 'local') {
-    const { runStage } = proxyActivities<MessageActivities>({
+  const ledger = revisionOf(route) >= 3;
+  const activities = (policy: RetryPolicy) =>
+    proxyActivities<MessageActivities>({
       startToCloseTimeout: route.stageTimeoutMs,
-      retry: stageRetryPolicy(route),
+      ...(ledger && route.heartbeatTimeoutMs ? { heartbeatTimeout: route.heartbeatTimeoutMs } : {}),
+      retry: ledger ? ledgerRetryPolicy(route, policy) : policy,
     });
-    return runStage(input);
+  const budget = ledger ? { attemptBudget: route.retry.maximumAttempts } : {};
+  if (route.firstAttempt !== 'local') {
+    return activities(stageRetryPolicy(route)).runStage({ ...input, ...budget });
   }
   const local = proxyLocalActivities<MessageActivities>({
     startToCloseTimeout: route.stageTimeoutMs,
     retry: { maximumAttempts: 1, nonRetryableErrorTypes: route.retry.nonRetryableErrorTypes },
   });
   try {
-    return await local.runStage(input);
+    return await local.runStage(ledger ? { ...input, guardLocal: true } : input);
   } catch (err) {
     if (isCancellation(err)) throw err;
+    if (ledger && refusedLocally(err)) {
+      // The lost attempt is charged (unless it was the whole budget: one attempt still runs, alone).
+      const lostCounts = route.retry.maximumAttempts > 1;
+      const policy = lostCounts ? retryPolicyAfterLocalAttempt(route) : stageRetryPolicy(route);
+      return await activities(policy).runStage({
+        ...input,
+        ...budget,
+        attemptOffset: lostCounts ? 1 : 0,
+        suspect: true,
+      });
+    }
     if (!retriesAfterLocalAttempt(err, route)) throw finalLocalFailure(err, route);
     const delay = delayAfterLocalAttemptMs(err, route);
     if (delay > 0) await sleep(delay);
-    const { runStage } = proxyActivities<MessageActivities>({
-      startToCloseTimeout: route.stageTimeoutMs,
-      retry: retryPolicyAfterLocalAttempt(route),
+    return await activities(retryPolicyAfterLocalAttempt(route)).runStage({
+      ...input,
+      ...budget,
+      attemptOffset: 1,
     });
-    return await runStage({ ...input, attemptOffset: 1 });
   }
 }

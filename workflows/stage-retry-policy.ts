@@ -35,6 +35,22 @@ export function retryPolicyAfterLocalAttempt(route: Route): RetryPolicy {
 }
 
 /**
+ * Attempts the server may start when the attempt ledger keeps the budget (revision 3): the ledger charges
+ * only attempts that ran the stage, so attempts that died beside another message's crash are retried for
+ * free; the server's own limit is only a backstop against a ledger that could not be recorded. A final
+ * failure under that backstop parks as usual (`WORKER_CRASHED` when heartbeats stopped).
+ */
+export const LEDGER_BACKSTOP_FACTOR = 4;
+export const LEDGER_BACKSTOP_EXTRA = 10;
+
+export function ledgerRetryPolicy(route: Route, policy: RetryPolicy): RetryPolicy {
+  return {
+    ...policy,
+    maximumAttempts: route.retry.maximumAttempts * LEDGER_BACKSTOP_FACTOR + LEDGER_BACKSTOP_EXTRA,
+  };
+}
+
+/**
  * What a local attempt failed with. Core hands a failed local activity's `ApplicationFailure` to the workflow
  * as it is, but wraps timeouts and cancellations in an `ActivityFailure` (whose retry state says nothing).
  */

@@ -33,6 +33,12 @@ export const DEFAULT_NON_RETRYABLE_TYPES: readonly FailureType[] = [
   'SecurityError',
 ];
 
+/**
+ * Failure type of a local first attempt that refused to run because its workflow task is a retry (the
+ * worker that ran it before may have died of it). Never parked: the stage continues as activity attempts.
+ */
+export const LOCAL_ATTEMPT_REFUSED = 'LocalAttemptRefused';
+
 /** Reason codes the system itself produces. Handlers may use their own codes too. */
 export const REASON_CODES = [
   'VALIDATION_ERROR',

@@ -90,7 +90,8 @@ export type AuditAction =
   | 'ignored'
   | 'recovered'
   | 'expired'
-  | 'continued-as-new';
+  | 'continued-as-new'
+  | 'cancelled';
 
 /** One entry of the audit trail: who did what, when, why, and the payload version before and after. */
 export interface AuditEntry {
@@ -130,6 +131,16 @@ export interface Route {
    */
   firstAttempt?: FirstAttempt;
   redrive: RedrivePolicy;
+  /**
+   * Heartbeat timeout of a stage's activity attempts: how long a worker may go silent before the attempt is
+   * declared dead with its worker. Absent in routes recorded before it existed.
+   */
+  heartbeatTimeoutMs?: number;
+  /**
+   * Which rules the message follows, recorded with the route so that a message keeps the commands its
+   * history was written with: absent (before this field), or `3` (see `src/shared/route-revision.ts`).
+   */
+  revision?: number;
   expireAfterMs: number;
   maxRepairCycles: number;
   /** Largest repaired payload accepted, in UTF-8 bytes of its JSON. */
@@ -157,10 +168,20 @@ export interface MessageState {
   route?: Route;
 }
 
+/**
+ * The state carried through continue-as-new. The payload travels once, in the input's `envelope`: the
+ * carried state leaves out its own `envelope` and the dead letter's `payload` when it is the same version
+ * (runs continued by older releases carried all three).
+ */
+export type CarriedState = Omit<MessageState, 'envelope' | 'deadLetter'> & {
+  envelope?: Envelope;
+  deadLetter?: Omit<DeadLetter, 'payload'> & { payload?: unknown };
+};
+
 /** Input of `processMessage`. `carried` is set only by continue-as-new. */
 export interface ProcessMessageInput {
   envelope: Envelope;
-  carried?: MessageState;
+  carried?: CarriedState;
 }
 
 /** Result of `processMessage`: the final status with the dead letter and audit trail as evidence. */
@@ -201,13 +222,15 @@ export interface FailureDetails {
   extra?: unknown;
   /** Backoff the failure asked for (`Retry-After`); honoured before the first activity retry of a local attempt. */
   nextRetryDelayMs?: number;
+  /** The stage's attempt budget is spent: the failure is final (parked as `RETRY_EXHAUSTED`). */
+  exhausted?: boolean;
 }
 
 /** Input of the `runStage` activity. */
 export interface StageInput {
   workflowId: string;
   stage: string;
-  /** `<workflowId>:<stage>:<cycle>`: stable across attempts of one cycle, new after each repair. */
+  /** `<workflowId>:<stage>:<repairs>`: the same for every attempt, re-drive and retry of one payload version. */
   idempotencyKey: string;
   cycle: number;
   envelope: Envelope;
@@ -215,6 +238,14 @@ export interface StageInput {
   previous: Record<string, unknown>;
   /** Attempts already made before this activity's own (1 after a failed local first attempt). @defaultValue `0` */
   attemptOffset?: number;
+  /** The stage's attempt budget (`retry.maximumAttempts`), kept by the attempt ledger. Absent in older histories. */
+  attemptBudget?: number;
+  /** The earlier attempt may have died with its worker (a local attempt lost with its workflow task). */
+  suspect?: boolean;
+  /** A local attempt checks first that its workflow task is not a retry (revision 3). */
+  guardLocal?: boolean;
+  /** Version of `envelope.payload`: 1 as published, +1 per repair. */
+  payloadVersion?: number;
 }
 
 /** Answer of the `validatePayload` activity: empty `problems` means valid. */

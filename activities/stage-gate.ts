@@ -1,0 +1,56 @@
+/**
+ * A per-process gate between stage attempts: ordinary attempts share the process; an attempt whose earlier
+ * attempt died with its worker runs alone, so that if it kills the process again, it was the only stage
+ * running and the death is its own. A readers-writer lock that prefers the solo side, so solo attempts are
+ * not starved by a steady flow of ordinary ones. Hand-written: a dozen lines, and the lock libraries on npm
+ * either lack writer preference or are unmaintained.
+ */
+export class StageGate {
+  private shared = 0;
+  private soloActive = false;
+  private soloWaiting = 0;
+  private wakeups: Array<() => void> = [];
+
+  /** True when an ordinary attempt could enter at once. */
+  get sharedFree(): boolean {
+    return !this.soloActive && this.soloWaiting === 0;
+  }
+
+  /** True when a solo attempt could enter at once. */
+  get soloFree(): boolean {
+    return !this.soloActive && this.shared === 0;
+  }
+
+  /** Enters as an ordinary attempt; returns the release function. */
+  async enterShared(): Promise<() => void> {
+    while (!this.sharedFree) await this.nextChange();
+    this.shared += 1;
+    return this.once(() => (this.shared -= 1));
+  }
+
+  /** Enters alone: waits for running attempts to end and keeps new ones out until released. */
+  async enterSolo(): Promise<() => void> {
+    this.soloWaiting += 1;
+    try {
+      while (!this.soloFree) await this.nextChange();
+    } finally {
+      this.soloWaiting -= 1;
+    }
+    this.soloActive = true;
+    return this.once(() => (this.soloActive = false));
+  }
+
+  private nextChange(): Promise<void> {
+    return new Promise((resolve) => this.wakeups.push(resolve));
+  }
+
+  private once(release: () => void): () => void {
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      release();
+      for (const wake of this.wakeups.splice(0)) wake();
+    };
+  }
+}
