@@ -3,7 +3,7 @@ import type { DeadLetter } from '../src/shared/types';
 
 const HOW_TO_FIX: Record<DeadLetter['errorClass'], string> = {
   validation:
-    "The payload does not satisfy the topic's schema. Correct the fields named below with a merge patch and retry.",
+    "The payload does not satisfy the topic's schema. Correct the invalid fields listed above with a merge patch and retry.",
   permanent:
     'The message can never succeed as it is (e.g. unknown entity or conflict). Fix the payload or the downstream data and retry, or discard it with a reason.',
   security:
