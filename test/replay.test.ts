@@ -1,9 +1,10 @@
 /**
  * Deterministic replay: every committed history under test/histories/ must replay against the current
  * workflow code. Parked messages outlive deploys, so a change that fails here would break them in production.
- * The top level holds histories recorded by the current code (`npm run histories:record`); `v1/` holds
- * those of the release before local first attempts, kept because messages it started may still be parked;
- * `v1-to-v2/` holds a message that release parked and the current code recovered.
+ * The top level holds histories recorded by the current code (`npm run histories:record`, which first moves
+ * the previous ones into the next `vN/` folder); `v1/` holds those of the release before local first
+ * attempts, `v2/` those of the release before revision 3 (the attempt ledger), each kept because messages
+ * they started may still be parked; `v1-to-v2/` holds a message that release parked and the next recovered.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { requireEnv } from './helpers';
+import { REQUIRED_HISTORY_SCENARIOS } from './history-scenarios';
 
 const dir = join(__dirname, 'histories');
 const jsonIn = (sub: string) =>
@@ -26,22 +28,7 @@ const files = [...current, ...releases.flatMap(jsonIn)];
 describe('replay of committed histories', () => {
   it('has histories for every lifecycle path', () => {
     const names = current.map((f) => f.replace(/\.json$/, ''));
-    for (const required of [
-      'succeeded',
-      'parked-temporary',
-      'recovered-after-patch',
-      'discarded',
-      'stages-resumed',
-      'redrive-recovered',
-      'expired',
-      'continued-as-new-final',
-      'security-parked',
-      'parked-timeout',
-      'cancelled-in-local-attempt',
-      'retry-after-local-attempt',
-      'analytics-run-1',
-      'analytics-run-2',
-    ]) {
+    for (const required of REQUIRED_HISTORY_SCENARIOS) {
       assert.ok(
         names.includes(required),
         `missing test/histories/${required}.json (record with npm run histories:record)`,
@@ -53,6 +40,16 @@ describe('replay of committed histories', () => {
     const v1 = files.filter((f) => f.startsWith('v1/'));
     for (const required of ['succeeded', 'parked-temporary', 'stages-resumed', 'redrive-recovered'])
       assert.ok(v1.includes(`v1/${required}.json`), `missing test/histories/v1/${required}.json`);
+  });
+
+  it('keeps the histories of the release before revision 3 (local attempts without the ledger)', () => {
+    for (const required of [
+      'succeeded',
+      'parked-temporary',
+      'recovered-after-patch',
+      'retry-after-local-attempt',
+    ])
+      assert.ok(files.includes(`v2/${required}.json`), `missing test/histories/v2/${required}.json`);
   });
 
   it('keeps a message parked by the previous release and recovered by the current one', () => {
