@@ -75,9 +75,18 @@ function userFailure(err: ApplicationFailure, ctx: FailureContext): ApplicationF
   );
 }
 
-/** The failure to throw for what a stage attempt threw. */
+/** `instanceof` that never throws: a Proxy's getPrototypeOf trap (or a revoked Proxy) may. */
+function isApplicationFailure(err: unknown): err is ApplicationFailure {
+  try {
+    return err instanceof ApplicationFailure;
+  } catch {
+    return false;
+  }
+}
+
+/** The failure to throw for what a stage attempt threw. Never throws. */
 export function stageFailure(err: unknown, ctx: FailureContext): ApplicationFailure {
-  if (err instanceof ApplicationFailure) return userFailure(err, ctx);
+  if (isApplicationFailure(err)) return userFailure(err, ctx);
   const c = classifyError(err);
   // An error class of the user's own, named in the topic's nonRetryableErrorTypes: keep its name as the
   // failure type so the retry policy matches it, and park it as permanent.

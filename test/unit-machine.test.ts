@@ -305,6 +305,14 @@ describe('stage failures', () => {
     assert.equal(stageFailure(new TypeError('x'), { ...ctx, exhausted: true }).nonRetryable, true);
   });
 
+  it('never throws, whatever the stage threw', () => {
+    const trap = () => {
+      throw new Error('trap');
+    };
+    const hostile = new Proxy({}, { get: trap, getPrototypeOf: trap, has: trap, ownKeys: trap });
+    assert.equal(stageFailure(hostile, ctx).type, 'TemporaryError');
+  });
+
   it('bounds details and makes reason codes of names', () => {
     const big = boundedDetails({ blob: 'z'.repeat(MAX_FAILURE_DETAILS_BYTES) }) as { truncated: boolean };
     assert.equal(big.truncated, true);
