@@ -2,11 +2,18 @@
  * Bulk operations over a visibility query, client side: rate-limited, bounded concurrency, one verdict
  * per message. Only `dead` messages are selected, so a re-run after an interruption skips the ones done.
  */
+import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  isGrpcDeadlineError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+} from '@temporalio/client';
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
 import { discardSignal, repairUpdate } from '../shared/definitions';
+import { formatDuration } from '../shared/duration';
 import { DlqStatus } from '../shared/search-attributes';
 import type { DiscardInput, RetryInput } from '../shared/types';
 import type { CliContext } from './context';
@@ -21,6 +28,8 @@ export interface Verdict {
   verdict: 'accepted' | 'rejected' | 'skipped' | 'error';
   problems?: string[];
   payloadVersion?: number;
+  /** Said about an accepted repair that answered only after the timeout. */
+  note?: string;
 }
 
 export interface BulkReport {
@@ -57,13 +66,159 @@ export async function isStillDead(handle: WorkflowHandle): Promise<boolean> {
   }
 }
 
-/** Sends the validated `repair` update to one message. */
-export async function repairOne(client: Client, workflowId: string, input: RetryInput): Promise<Verdict> {
-  const handle = client.workflow.getHandle(workflowId);
+const { UpdateWorkflowExecutionLifecycleStage: Stage } = temporal.api.enums.v1;
+const { TaskQueueKind, TaskQueueType } = temporal.api.enums.v1;
+
+/**
+ * The client waits this long after `notAfter` before it gives up: a workflow task that started just before
+ * `notAfter` may still accept the repair, and its answer needs time to arrive.
+ */
+const ANSWER_MARGIN_MS = 2_000;
+/** Deadline of the calls that only look (task queue pollers, update stage). */
+const LOOK_DEADLINE_MS = 3_000;
+
+/** What to check when no worker answers: the command that shows a task queue's pollers. */
+function describeCommand(client: Client, taskQueue: string): string {
+  return `\`temporal task-queue describe --task-queue ${taskQueue} --namespace ${client.options.namespace}\``;
+}
+
+/**
+ * What one command learns about the workers of each task queue: whether any polled it recently (asked once
+ * per queue), and whether one already left a repair unanswered in this run (the rest of a bulk run is then
+ * not sent to that queue: it would only wait out the timeout again).
+ */
+export class WorkerPresence {
+  private readonly polled = new Map<string, Promise<boolean>>();
+  private readonly silent = new Map<string, number>();
+  constructor(private readonly client: Client) {}
+
+  /** Why nothing should be sent to `taskQueue` now, or `undefined`. */
+  async problem(taskQueue: string): Promise<string | undefined> {
+    const silentFor = this.silent.get(taskQueue);
+    if (silentFor !== undefined)
+      return `not sent: no worker answered on task queue "${taskQueue}" earlier in this run (within ${formatDuration(silentFor)}); nothing changed. Check its workers with ${describeCommand(this.client, taskQueue)}, then run the same command again: it selects only the messages still dead.`;
+    let polled = this.polled.get(taskQueue);
+    if (!polled) {
+      polled = this.hasPollers(taskQueue);
+      this.polled.set(taskQueue, polled);
+    }
+    if (await polled) return undefined;
+    return `no worker has polled task queue "${taskQueue}" in the last few minutes: the repair was not sent and nothing changed. Start a worker on that task queue (e.g. \`npm run worker\` with TEMPORAL_TASK_QUEUE=${taskQueue}) and check it with ${describeCommand(this.client, taskQueue)}, then retry.`;
+  }
+
+  /** Records that a repair sent to `taskQueue` got no answer within `timeoutMs`. */
+  markSilent(taskQueue: string, timeoutMs: number): void {
+    this.silent.set(taskQueue, timeoutMs);
+  }
+
+  /** True when a worker polled the queue's workflow tasks recently (or when the server would not say). */
+  private async hasPollers(taskQueue: string): Promise<boolean> {
+    try {
+      const described = await this.client.withDeadline(Date.now() + LOOK_DEADLINE_MS, () =>
+        this.client.workflowService.describeTaskQueue({
+          namespace: this.client.options.namespace,
+          taskQueue: { name: taskQueue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+          taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        }),
+      );
+      return (described.pollers ?? []).length > 0;
+    } catch {
+      return true; // Unknown: send it, the timeout still bounds the wait.
+    }
+  }
+}
+
+/** True when the server says the workflow accepted (or completed) the update; false when not, or unknown. */
+async function wasAccepted(client: Client, workflowId: string, updateId: string): Promise<boolean> {
   try {
-    const accepted = await handle.executeUpdate(repairUpdate, { args: [input] });
+    const polled = await client.withDeadline(Date.now() + LOOK_DEADLINE_MS, () =>
+      client.workflowService.pollWorkflowExecutionUpdate({
+        namespace: client.options.namespace,
+        updateRef: { workflowExecution: { workflowId }, updateId },
+        identity: client.options.identity,
+        waitPolicy: { lifecycleStage: Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ADMITTED },
+      }),
+    );
+    return (
+      polled.stage === Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_ACCEPTED ||
+      polled.stage === Stage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** How `repairOne` sends a repair. */
+export interface RepairOptions {
+  /**
+   * How long to wait for a worker's answer. The request carries `notAfter` = now + this, so a worker that
+   * receives it later refuses it; the client gives up a little after that.
+   */
+  timeoutMs: number;
+  /** The message's task queue, when the caller knows it (bulk: from the listing). @defaultValue read with `describe()` */
+  taskQueue?: string;
+  /** Shared across one command: pollers per task queue, queues that left a repair unanswered. */
+  workers: WorkerPresence;
+  /** Check the repair as the real run would, schema included, and change nothing. @defaultValue `false` */
+  dryRun?: boolean;
+}
+
+/**
+ * Sends the validated `repair` update to one message, bounded in time: with no worker on the message's task
+ * queue it answers an `error` verdict that says so, and nothing changes.
+ */
+export async function repairOne(
+  client: Client,
+  workflowId: string,
+  input: RetryInput,
+  options: RepairOptions,
+): Promise<Verdict> {
+  const handle = client.workflow.getHandle(workflowId);
+  const updateId = randomUUID();
+  let taskQueue = options.taskQueue;
+  try {
+    taskQueue ??= (await handle.describe()).taskQueue;
+    const problem = await options.workers.problem(taskQueue);
+    if (problem) return { workflowId, verdict: 'error', problems: [problem] };
+    const sentAt = Date.now();
+    const request: RetryInput = {
+      ...input,
+      notAfter: new Date(sentAt + options.timeoutMs).toISOString(),
+      ...(options.dryRun ? { dryRun: true } : {}),
+    };
+    const accepted = await client.withDeadline(sentAt + options.timeoutMs + ANSWER_MARGIN_MS, () =>
+      handle.executeUpdate(repairUpdate, { args: [request], updateId }),
+    );
+    if (options.dryRun && accepted.dryRun !== true)
+      return {
+        workflowId,
+        verdict: 'error',
+        problems: [
+          `the workflow answered without dryRun: its code predates dry runs and APPLIED the repair (payload v${accepted.payloadVersion}); update the workers`,
+        ],
+      };
     return { workflowId, verdict: 'accepted', payloadVersion: accepted.payloadVersion };
   } catch (err) {
+    if (
+      taskQueue !== undefined &&
+      (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isGrpcDeadlineError(err))
+    ) {
+      // Past notAfter: a worker that receives it from now on refuses it. Unless one accepted it meanwhile.
+      if (await wasAccepted(client, workflowId, updateId))
+        return {
+          workflowId,
+          verdict: 'accepted',
+          note: `a worker accepted it only after the ${formatDuration(options.timeoutMs)} timeout; follow it with \`dlq show ${workflowId}\``,
+        };
+      options.workers.markSilent(taskQueue, options.timeoutMs);
+      return {
+        workflowId,
+        verdict: 'error',
+        problems: [
+          `no worker answered within ${formatDuration(options.timeoutMs)} on task queue "${taskQueue}": the repair was not applied and nothing changed (it expired; a worker that receives it later refuses it). Check that a worker polls that task queue with ${describeCommand(client, taskQueue)}, or start one, then retry.`,
+        ],
+      };
+    }
     if (err instanceof WorkflowUpdateFailedError) {
       // A message that left `dead` meanwhile is not a rejection of the repair: skip it.
       if (!(await isStillDead(handle))) return { workflowId, verdict: 'skipped' };

@@ -49,6 +49,8 @@ export interface MessageRow {
   workflowId: string;
   runId: string;
   executionStatus: string;
+  /** Task queue of the workflow: where a worker must poll for the workflow to answer. */
+  taskQueue: string;
   topic?: string;
   messageId?: string;
   status?: string;
@@ -61,7 +63,10 @@ export interface MessageRow {
 }
 
 export function rowFromInfo(
-  info: Pick<WorkflowExecutionInfo, 'workflowId' | 'runId' | 'status' | 'typedSearchAttributes'>,
+  info: Pick<
+    WorkflowExecutionInfo,
+    'workflowId' | 'runId' | 'status' | 'taskQueue' | 'typedSearchAttributes'
+  >,
 ): MessageRow {
   const sa = info.typedSearchAttributes;
   const parsed = parseMessageWorkflowId(info.workflowId);
@@ -70,6 +75,7 @@ export function rowFromInfo(
     workflowId: info.workflowId,
     runId: info.runId,
     executionStatus: info.status.name,
+    taskQueue: info.taskQueue,
   };
   const topic = sa.get(DlqTopic) ?? parsed?.topic;
   if (topic !== undefined) row.topic = topic;
@@ -166,8 +172,15 @@ export interface MessageView {
   status: string;
   topic?: string;
   messageId?: string;
+  /** The payload shown, and the version it is (see `payloadKind`). */
   payload?: unknown;
   payloadVersion?: number;
+  /**
+   * Which payload `payload` is: `current` (a running message's state), `last-run` (a closed message's
+   * outcome: the payload of its last processing cycle), or `last-parking` (an outcome recorded before
+   * outcomes carried `payload`: the dead letter's, with the dead letter's version).
+   */
+  payloadKind?: 'current' | ShownPayload['kind'];
   deadLetter?: DeadLetter;
   audit: AuditEntry[];
   /** Where the state came from; `attributes` means the workflow could not be asked (no worker). */
@@ -176,6 +189,30 @@ export interface MessageView {
 }
 
 const QUERY_DEADLINE_MS = 10_000;
+
+/** The payload a closed message shows, with the version it really is. */
+export interface ShownPayload {
+  payload: unknown;
+  payloadVersion: number;
+  kind: 'last-run' | 'last-parking';
+}
+
+/**
+ * The payload to show for a closed message: the outcome's `payload` (the one its last cycle ran) with the
+ * outcome's version; for an outcome recorded before that field existed, the dead letter's payload with the
+ * dead letter's own version (what was parked, not what a repair made of it); else nothing.
+ */
+export function shownPayload(outcome: MessageOutcome): ShownPayload | undefined {
+  if (outcome.payload !== undefined)
+    return { payload: outcome.payload, payloadVersion: outcome.payloadVersion, kind: 'last-run' };
+  if (outcome.deadLetter)
+    return {
+      payload: outcome.deadLetter.payload,
+      payloadVersion: outcome.deadLetter.payloadVersion,
+      kind: 'last-parking',
+    };
+  return undefined;
+}
 
 /** Loads one message. Unknown ids are a `UserError`. */
 export async function loadMessage(client: Client, workflowId: string): Promise<MessageView> {
@@ -214,6 +251,7 @@ export async function loadMessage(client: Client, workflowId: string): Promise<M
         status: state.status,
         payload: state.envelope.payload,
         payloadVersion: state.payloadVersion,
+        payloadKind: 'current',
         ...(state.deadLetter ? { deadLetter: state.deadLetter } : {}),
         audit: state.audit,
         source: 'query',
@@ -225,11 +263,14 @@ export async function loadMessage(client: Client, workflowId: string): Promise<M
   }
   if (description.status.name === 'COMPLETED') {
     const outcome = (await handle.result()) as MessageOutcome;
+    const shown = shownPayload(outcome);
     return {
       ...base,
       status: outcome.status,
-      ...(outcome.deadLetter ? { deadLetter: outcome.deadLetter, payload: outcome.deadLetter.payload } : {}),
-      payloadVersion: outcome.payloadVersion,
+      ...(outcome.deadLetter ? { deadLetter: outcome.deadLetter } : {}),
+      ...(shown
+        ? { payload: shown.payload, payloadVersion: shown.payloadVersion, payloadKind: shown.kind }
+        : { payloadVersion: outcome.payloadVersion }),
       audit: outcome.audit,
       source: 'result',
     };

@@ -27,8 +27,14 @@ export interface ExportRecord {
   workflowId: string;
   status: string;
   deadLetter?: DeadLetter;
-  /** The current payload (it differs from the dead letter's while a repaired message retries). */
+  /**
+   * The payload shown by `dlq show`: a running message's current payload, a closed message's payload of its
+   * last run (for outcomes recorded before that existed, the dead letter's). It differs from the dead
+   * letter's after a repair.
+   */
   payload?: unknown;
+  /** The version of `payload`. */
+  payloadVersion?: number;
 }
 
 /** CSV columns, in order. Nested values (payload, headers, details) are JSON text. */
@@ -80,7 +86,7 @@ function csvRow(r: ExportRecord): Record<(typeof CSV_COLUMNS)[number], string | 
     lastFailureAt: dl?.lastFailureAt,
     parkedAt: dl?.parkedAt,
     fingerprint: dl?.fingerprint,
-    payloadVersion: dl?.payloadVersion,
+    payloadVersion: r.payloadVersion ?? dl?.payloadVersion,
     correlationId: dl?.correlationId,
     traceId: dl?.traceId,
     source: dl?.source,
@@ -139,7 +145,9 @@ export function register(program: Command, ctx: CliContext): void {
           workflowId: view.workflowId,
           status: view.status,
           ...(view.deadLetter ? { deadLetter: view.deadLetter } : {}),
-          ...(view.payload !== undefined ? { payload: view.payload } : {}),
+          ...(view.payload !== undefined
+            ? { payload: view.payload, payloadVersion: view.payloadVersion }
+            : {}),
         };
       });
       for await (const record of records) {

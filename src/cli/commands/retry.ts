@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { retryInputSchema } from '../../shared/operator-input';
 import type { RetryInput } from '../../shared/types';
 import { formatIssues } from '../../shared/json';
+import { DURATION_HINT, parseDuration } from '../../shared/duration';
 import { repairedPayload } from '../../shared/merge-patch';
 import { retrySignal } from '../../shared/definitions';
 import type { CliContext } from '../context';
@@ -16,8 +17,8 @@ import type { FilterFlags } from '../filters';
 import { countMessages, listMessages, loadMessage, resolveWorkflowId } from '../messages';
 import { confirm, operatorName, paint, readJsonFile } from '../output';
 import { parsePositiveInt, parseRate } from '../pacing';
-import { repairOne, runBulk } from '../bulk';
-import type { BulkReport } from '../bulk';
+import { repairOne, runBulk, WorkerPresence } from '../bulk';
+import type { BulkReport, RepairOptions } from '../bulk';
 import { jsonDiff } from '../diff';
 import { runServerSideBatch } from '../batch';
 
@@ -31,9 +32,23 @@ interface RetryFlags extends Omit<FilterFlags, 'reason'> {
   concurrency: string;
   dryRun?: boolean;
   sample: string;
+  timeout: string;
   yes?: boolean;
   serverSide?: boolean;
   json?: boolean;
+}
+
+/** Default of `--timeout`: how long each repair waits for a worker's answer. */
+export const DEFAULT_RETRY_TIMEOUT = '30s';
+const MIN_TIMEOUT_MS = 1_000;
+const MAX_TIMEOUT_MS = 10 * 60_000;
+
+/** Parses `--timeout`: a duration from 1s to 10m. */
+export function parseTimeout(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < MIN_TIMEOUT_MS || ms > MAX_TIMEOUT_MS)
+    throw new UserError(`--timeout ${JSON.stringify(text)}: must be ${DURATION_HINT}, from 1s to 10m`);
+  return ms;
 }
 
 /** Builds and validates the repair input from the flags, before anything is sent. */
@@ -59,14 +74,17 @@ async function retrySingle(
   client: Client,
   workflowId: string,
   input: RetryInput,
+  options: RepairOptions,
   json?: boolean,
 ) {
-  const verdict = await repairOne(client, workflowId, input);
+  const verdict = await repairOne(client, workflowId, input, options);
   if (json) ctx.json(verdict);
   if (verdict.verdict === 'accepted') {
     if (!json)
       ctx.print(
-        `${paint(ctx, 'green', 'accepted')} ${workflowId}: retrying with payload v${verdict.payloadVersion ?? '?'}. Follow it with \`dlq show ${workflowId}\`.`,
+        verdict.note
+          ? `${paint(ctx, 'green', 'accepted')} ${workflowId}: ${verdict.note}.`
+          : `${paint(ctx, 'green', 'accepted')} ${workflowId}: retrying with payload v${verdict.payloadVersion ?? '?'}. Follow it with \`dlq show ${workflowId}\`.`,
       );
     return;
   }
@@ -80,27 +98,55 @@ async function retrySingle(
   );
 }
 
+/**
+ * Bulk `--dry-run`: every selected message gets the `repair` update with `dryRun: true`, so a worker checks
+ * it as the real run would (the topic's schema included) and changes nothing; plus a diff of the first
+ * payloads. Exit 1 when any would be rejected or could not be checked.
+ */
 async function dryRun(
   ctx: CliContext,
   client: Client,
   query: string,
   input: RetryInput,
-  sample: number,
-  json?: boolean,
+  options: { sample: number; perSecond: number; concurrency: number; timeoutMs: number; json?: boolean },
 ) {
   const count = await countMessages(client, query);
   const previews: Array<{ workflowId: string; before: unknown; after: unknown; diff: string[] }> = [];
-  for await (const row of listMessages(client, query, sample)) {
+  for await (const row of listMessages(client, query, options.sample)) {
     const view = await loadMessage(client, row.workflowId);
     const before = view.payload;
     const after = repairedPayload(before, input);
     previews.push({ workflowId: row.workflowId, before, after, diff: jsonDiff(before, after) });
   }
-  if (json) {
-    ctx.json({ dryRun: true, query, count, previews });
+  const workers = new WorkerPresence(client);
+  const checked = await runBulk(ctx, client, {
+    query,
+    label: 'dry run',
+    perSecond: options.perSecond,
+    concurrency: options.concurrency,
+    showProgress: !options.json,
+    act: (row) =>
+      repairOne(client, row.workflowId, input, {
+        timeoutMs: options.timeoutMs,
+        taskQueue: row.taskQueue,
+        workers,
+        dryRun: true,
+      }),
+  });
+  const failed = () =>
+    new UserError(
+      `${checked.rejected} would be rejected and ${checked.errors} could not be checked; nothing was changed`,
+    );
+  if (options.json) {
+    ctx.json({ dryRun: true, query, count, checked, previews });
+    if (checked.rejected + checked.errors > 0) throw failed();
     return;
   }
   ctx.print(`Dry run: ${count} dead message(s) match ${query}`);
+  ctx.print(
+    `Checked by a worker, schema included: ${paint(ctx, 'green', `${checked.accepted} would be accepted`)}, ${checked.rejected ? paint(ctx, 'red', `${checked.rejected} would be rejected`) : '0 would be rejected'}, ${checked.skipped} skipped (no longer dead), ${checked.errors} not checked`,
+  );
+  printFailures(ctx, checked);
   ctx.print('Nothing was changed. The first payloads would become:');
   for (const p of previews) {
     ctx.print('');
@@ -114,12 +160,18 @@ async function dryRun(
             : line,
       );
   }
+  if (checked.rejected + checked.errors > 0) throw failed();
 }
 
 function printReport(ctx: CliContext, report: BulkReport) {
   ctx.print(
     `${report.selected} selected: ${paint(ctx, 'green', `${report.accepted} accepted`)}, ${report.rejected ? paint(ctx, 'red', `${report.rejected} rejected`) : '0 rejected'}, ${report.skipped} skipped (no longer dead), ${report.errors} errors`,
   );
+  printFailures(ctx, report);
+}
+
+/** The messages that were not accepted, with their reasons (at most 50; `--json` has all). */
+function printFailures(ctx: CliContext, report: BulkReport) {
   for (const f of report.failures.slice(0, 50))
     ctx.print(`  ${f.verdict} ${f.workflowId}: ${(f.problems ?? []).join('; ')}`);
   if (report.failures.length > 50)
@@ -140,7 +192,15 @@ export function register(program: Command, ctx: CliContext): void {
   addFilterOptions(command, { withStatus: false, reasonFlag: '--reason-code' })
     .option('--rate <rate>', 'bulk: at most this many messages per second, e.g. 20/s or 600/m', '20/s')
     .option('--concurrency <n>', 'bulk: repairs in flight at once', '8')
-    .option('--dry-run', 'bulk: print the count and a diff of the first payloads; change nothing')
+    .option(
+      '--timeout <duration>',
+      'how long each repair waits for a worker to answer; past it the repair is refused and reported as not retried',
+      DEFAULT_RETRY_TIMEOUT,
+    )
+    .option(
+      '--dry-run',
+      'bulk: have a worker check every repair (schema included) and print the verdicts, the count and a diff of the first payloads; change nothing',
+    )
     .option('--sample <n>', 'bulk --dry-run: how many payload diffs to show', '3')
     .option(
       '--server-side',
@@ -160,10 +220,18 @@ export function register(program: Command, ctx: CliContext): void {
       if (id !== undefined && bulk)
         throw new UserError('give a message id or bulk filters (--group, --query, …), not both');
       const input = await repairInput(flags);
+      const timeoutMs = parseTimeout(flags.timeout);
       if (id !== undefined) {
         const client = await ctx.client();
         const workflowId = await resolveWorkflowId(client, id, flags.topic);
-        await retrySingle(ctx, client, workflowId, input, flags.json);
+        await retrySingle(
+          ctx,
+          client,
+          workflowId,
+          input,
+          { timeoutMs, workers: new WorkerPresence(client) },
+          flags.json,
+        );
         return;
       }
       if (!bulk)
@@ -177,7 +245,13 @@ export function register(program: Command, ctx: CliContext): void {
       const query = buildQuery(filters, { forceStatus: 'dead' });
       const client = await ctx.client();
       if (flags.dryRun) {
-        await dryRun(ctx, client, query, input, sample, flags.json);
+        await dryRun(ctx, client, query, input, {
+          sample,
+          perSecond,
+          concurrency,
+          timeoutMs,
+          json: flags.json,
+        });
         return;
       }
       const count = await countMessages(client, query);
@@ -203,13 +277,15 @@ export function register(program: Command, ctx: CliContext): void {
         });
         return;
       }
+      const workers = new WorkerPresence(client);
       const report = await runBulk(ctx, client, {
         query,
         label: 'retry',
         perSecond,
         concurrency,
         showProgress: !flags.json,
-        act: (row) => repairOne(client, row.workflowId, input),
+        act: (row) =>
+          repairOne(client, row.workflowId, input, { timeoutMs, taskQueue: row.taskQueue, workers }),
       });
       if (flags.json) ctx.json(report);
       else printReport(ctx, report);

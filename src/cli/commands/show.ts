@@ -2,9 +2,17 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context';
 import { loadMessage, resolveWorkflowId } from '../messages';
+import type { MessageView } from '../messages';
 import { paint, table } from '../output';
 import { uiWorkflowUrl } from '../../ui-links';
 import { uiBase } from '../links';
+
+/** Heading of the payload section, by which payload it is (see `MessageView.payloadKind`). */
+const PAYLOAD_HEADING: Record<NonNullable<MessageView['payloadKind']>, string> = {
+  current: 'Current payload',
+  'last-run': 'Payload of the last run',
+  'last-parking': 'Payload at last parking',
+};
 
 interface ShowFlags {
   topic?: string;
@@ -82,7 +90,7 @@ export function register(program: Command, ctx: CliContext): void {
           paint(
             ctx,
             'bold',
-            `${view.source === 'result' ? 'Payload at last parking' : 'Current payload'} (v${view.payloadVersion ?? '?'})`,
+            `${PAYLOAD_HEADING[view.payloadKind ?? 'current']} (v${view.payloadVersion ?? '?'})`,
           ),
         );
         ctx.print(JSON.stringify(view.payload, null, 2));
