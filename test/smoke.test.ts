@@ -115,17 +115,23 @@ describe('npm start entry', () => {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 60_000;
-    while (!out.includes('Press Ctrl+C') && Date.now() < deadline && child.exitCode === null) {
-      await new Promise((r) => setTimeout(r, 200));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!out.includes('Press Ctrl+C') && Date.now() < deadline && child.exitCode === null) {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.match(out, /Using the Temporal server at TEMPORAL_ADDRESS/);
+      assert.doesNotMatch(out, /Started the Temporal dev server/);
+      // Parked means dead and still running (a terminated workflow keeps its last DlqStatus).
+      assert.match(
+        out,
+        /Parked messages: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\?query=DlqStatus%20%3D%20%22dead%22%20AND%20ExecutionStatus%20%3D%20%22Running%22/,
+      );
+    } finally {
+      // A failed assertion must not leave the worker running: the test runner would wait for it forever.
+      child.kill('SIGINT');
+      setTimeout(() => child.kill('SIGKILL'), 15_000).unref();
     }
-    assert.match(out, /Using the Temporal server at TEMPORAL_ADDRESS/);
-    assert.doesNotMatch(out, /Started the Temporal dev server/);
-    assert.match(
-      out,
-      /Parked messages: http:\/\/127\.0\.0\.1:\d+\/namespaces\/default\/workflows\?query=DlqStatus%3D%22dead%22/,
-    );
-    child.kill('SIGINT');
     assert.equal(await exited, 0, out);
   });
 });
