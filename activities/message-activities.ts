@@ -49,7 +49,9 @@ export function createMessageActivities(deps: MessageActivityDeps) {
         nonRetryableErrorTypes: [...DEFAULT_NON_RETRYABLE_TYPES],
       },
       stageTimeoutMs: handler?.stageTimeoutMs ?? 30_000,
-      heartbeatTimeoutMs: handler?.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS,
+      ...(handler?.heartbeatTimeoutMs !== 0
+        ? { heartbeatTimeoutMs: handler?.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS }
+        : {}),
       revision: ROUTE_REVISION,
       firstAttempt: handler?.firstAttempt ?? 'local',
       redrive: handler?.redrive ?? DEFAULT_REDRIVE_POLICY,

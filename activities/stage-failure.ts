@@ -46,6 +46,25 @@ export function reasonOfType(type: string): string {
 const bounded = (text: string | undefined, max: number) =>
   text === undefined ? undefined : text.slice(0, max);
 
+/** A user's cause chain, with bounded messages and stacks, at most 3 deep. */
+function boundedCause(cause: unknown, depth = 0): Error | undefined {
+  if (!(cause instanceof Error) || depth >= 3) return undefined;
+  const inner = boundedCause(cause.cause, depth + 1);
+  const copy = isApplicationFailure(cause)
+    ? new ApplicationFailure(
+        bounded(cause.message, MAX_FAILURE_MESSAGE),
+        cause.type,
+        cause.nonRetryable,
+        undefined,
+        inner,
+      )
+    : new Error(bounded(cause.message, MAX_FAILURE_MESSAGE), inner ? { cause: inner } : undefined);
+  copy.name = cause.name;
+  const stack = bounded(cause.stack, MAX_FAILURE_STACK);
+  if (stack !== undefined) copy.stack = stack;
+  return copy;
+}
+
 function userFailure(err: ApplicationFailure, ctx: FailureContext): ApplicationFailure {
   const type = err.type ?? 'ApplicationFailure';
   const refused = Boolean(err.nonRetryable) || ctx.nonRetryableTypes.includes(type);
@@ -69,7 +88,7 @@ function userFailure(err: ApplicationFailure, ctx: FailureContext): ApplicationF
     type,
     refused || ctx.exhausted,
     [details],
-    err.cause,
+    boundedCause(err.cause),
     err.nextRetryDelay,
     err.category,
   );

@@ -1,6 +1,6 @@
 /**
  * `runStage`: runs one attempt of one stage of a message, as a local activity (a first attempt) or an
- * activity. An activity attempt keeps its ledger in heartbeats (see `attempt-ledger.ts`) so that a message
+ * activity. An activity attempt keeps its ledger in heartbeats (see `src/shared/attempt-ledger.ts`) so that a message
  * that kills its worker is charged for it, and runs alone in its worker once it is suspected.
  */
 import { Context } from '@temporalio/activity';
@@ -14,8 +14,13 @@ import { formatIssues } from '../src/shared/json';
 import { jsonByteLength } from '../src/shared/size';
 import { MAX_STAGE_RESULT_BYTES } from '../src/shared/limits';
 import type { StageInput } from '../src/shared/types';
-import { attemptNumber, ledgerAfterFailure, ledgerAtStart } from './attempt-ledger';
-import type { AttemptLedger, LedgerPhase } from './attempt-ledger';
+import {
+  attemptNumber,
+  ledgerAfterFailure,
+  ledgerAtStart,
+  spentByDeaths,
+} from '../src/shared/attempt-ledger';
+import type { AttemptLedger, LedgerPhase } from '../src/shared/attempt-ledger';
 import { StageGate } from './stage-gate';
 import { stageFailure, systemFailure } from './stage-failure';
 
@@ -42,6 +47,13 @@ export interface StageRunnerDeps {
 }
 
 const processGate = new StageGate();
+
+/** An attempt that ends before the stage's code ran: it is not charged to the stage's budget. */
+class UnchargedExit extends Error {
+  constructor(readonly failure: ApplicationFailure) {
+    super(failure.message);
+  }
+}
 
 class StageDeadlineError extends Error {
   constructor(stage: string, ms: number) {
@@ -94,23 +106,89 @@ export function createStageRunner(deps: StageRunnerDeps) {
       });
     }
     const input = parsedInput.data;
+    const startedAt = Date.now();
+    const handler = deps.handlers.get(input.envelope.topic);
+    const stage = handler?.stages.find((s) => s.name === input.stage);
     const heartbeatMs = ctx.info.isLocal ? 0 : (ctx.info.heartbeatTimeoutMs ?? 0);
     // The ledger is kept only where the server can carry it: activity attempts with a heartbeat timeout.
     // Routes recorded before it existed schedule no heartbeat timeout and count as Temporal counts.
-    let ledger: AttemptLedger | undefined =
+    const start =
       heartbeatMs > 0
-        ? ledgerAtStart(ctx.info.heartbeatDetails, { charged: offset, suspect: input.suspect ?? false })
+        ? ledgerAtStart(
+            ctx.info.heartbeatDetails,
+            ctx.info.attempt,
+            { charged: offset, suspect: input.suspect ?? false },
+            heartbeatMs,
+          )
         : undefined;
+    let ledger: AttemptLedger | undefined = start?.ledger;
     const attempt = ledger ? attemptNumber(ledger) : ctx.info.attempt + offset;
     const budget = input.attemptBudget;
     const log = deps.logger.child({ workflowId: input.workflowId, stage: input.stage, attempt });
 
-    if (ledger && budget !== undefined && ledger.charged >= budget) {
-      // The previous attempt died with its worker and spent the budget: never run it again.
+    const deadline = new AbortController();
+    const signal = AbortSignal.any([ctx.cancellationSignal, deadline.signal]);
+    // Heartbeats go out one at a time, in order, so a late periodic beat never overwrites a later phase.
+    let beats: Promise<boolean> = Promise.resolve(true);
+    let inFlight = false;
+    const send = async (): Promise<boolean> => {
+      inFlight = true;
+      try {
+        if (ledger?.phase === 'running') ledger = { ...ledger, beatAt: Date.now() };
+        await ctx.client.activity.heartbeat(ctx.info.taskToken, ledger);
+        return true;
+      } catch (err) {
+        log.debug({ err }, 'Heartbeat not recorded');
+        if ((err as Error).name === 'ActivityCancelledError') deadline.abort(err);
+        return false;
+      } finally {
+        inFlight = false;
+      }
+    };
+    /** Records the ledger (with a new phase); resolves to whether the server took it. */
+    const record = (phase?: LedgerPhase): Promise<boolean> => {
+      if (!ledger) return Promise.resolve(true);
+      if (phase) ledger = { ...ledger, phase };
+      beats = beats.then(send);
+      return beats;
+    };
+    /** Ends the attempt without charging it: the stage's code did not run. */
+    const uncharged = (reason: string, message: string) =>
+      new UnchargedExit(
+        systemFailure({
+          errorClass: 'temporary',
+          reason,
+          message,
+          nonRetryable: false,
+          attempt,
+          stage: input.stage,
+          workerIdentity: deps.identity,
+        }),
+      );
+
+    // A death (or a timeout) this start charged is recorded at once, so that no later attempt charges it again.
+    if (start?.chargedDeath || start?.chargedTimeout) await record('waiting');
+
+    if (ledger && budget !== undefined && spentByDeaths(ledger, budget)) {
+      // The stage killed its worker while running alone, and that spent the budget: never run it again.
       throw systemFailure({
         errorClass: 'permanent',
         reason: 'WORKER_CRASHED',
-        message: `The worker running stage ${input.stage} died ${ledger.deaths} time(s) while it ran (the last time alone in its worker): it crashes or stalls its worker, so it is not run again`,
+        message: `The worker running stage ${input.stage} died ${ledger.deaths} time(s) while the stage ran (the last time alone in its worker): it crashes or stalls its worker, so it is not run again`,
+        nonRetryable: true,
+        exhausted: true,
+        attempt: ledger.charged,
+        stage: input.stage,
+        workerIdentity: deps.identity,
+      });
+    }
+
+    if (ledger && budget !== undefined && start?.chargedTimeout && ledger.charged >= budget) {
+      // The previous attempt ran out its time and the server's timeout came first: that was the last one.
+      throw systemFailure({
+        errorClass: 'timeout',
+        reason: 'TIMEOUT',
+        message: `Stage ${input.stage} did not finish within its timeout of ${handler?.stageTimeoutMs ?? '?'} ms`,
         nonRetryable: true,
         exhausted: true,
         attempt: ledger.charged,
@@ -127,8 +205,6 @@ export function createStageRunner(deps: StageRunnerDeps) {
       });
     }
 
-    const handler = deps.handlers.get(input.envelope.topic);
-    const stage = handler?.stages.find((s) => s.name === input.stage);
     if (!handler || !stage) {
       // Another worker of this task queue may have it (a deploy in progress): retried, and re-driven if parked.
       throw systemFailure({
@@ -142,46 +218,51 @@ export function createStageRunner(deps: StageRunnerDeps) {
       });
     }
 
-    const deadline = new AbortController();
-    const signal = AbortSignal.any([ctx.cancellationSignal, deadline.signal]);
-    // Heartbeats go out one at a time, in order, so a late periodic beat never overwrites a later phase.
-    let beats: Promise<void> = Promise.resolve();
-    const send = async (): Promise<void> => {
-      try {
-        await ctx.client.activity.heartbeat(ctx.info.taskToken, ledger);
-      } catch (err) {
-        // Cancelled, timed out or unreachable: the attempt goes on; the server decides what counts.
-        log.debug({ err }, 'Heartbeat not recorded');
-        if ((err as Error).name === 'ActivityCancelledError') deadline.abort(err);
-      }
-    };
-    const record = (phase?: LedgerPhase): Promise<void> => {
-      if (!ledger) return Promise.resolve();
-      if (phase) ledger = { ...ledger, phase };
-      beats = beats.then(send);
-      return beats;
-    };
     let beating: NodeJS.Timeout | undefined;
     let release: (() => void) | undefined;
     let result: unknown;
     try {
+      const solo = ledger?.solo ?? false;
       if (ledger) {
-        beating = setInterval(() => void record(), Math.max(200, Math.floor(heartbeatMs / 3)));
-        const solo = ledger.solo;
+        beating = setInterval(
+          () => {
+            if (!inFlight) void record();
+          },
+          Math.max(50, Math.floor(heartbeatMs / 3)),
+        );
         if (solo ? !gate.soloFree : !gate.sharedFree) await record('waiting');
-        release = solo ? await gate.enterSolo() : await gate.enterShared();
+      }
+      try {
+        release = solo ? await gate.enterSolo(signal) : await gate.enterShared(signal);
+      } catch (err) {
+        throw uncharged('ABORTED', `Stage ${input.stage} was cancelled before it ran: ${String(err)}`);
+      }
+      // The stage's own deadline counts from the attempt's start, as the server's timeout does.
+      const limitMs = startedAt + localDeadlineMs(handler.stageTimeoutMs) - Date.now();
+      if (limitMs < Math.min(1_000, handler.stageTimeoutMs / 10)) {
+        throw uncharged(
+          'TIMEOUT',
+          `Stage ${input.stage} waited ${Date.now() - startedAt} ms for its turn in the worker (a stage ran alone) and has too little of its ${handler.stageTimeoutMs} ms timeout left; it did not run`,
+        );
+      }
+      if (signal.aborted) throw uncharged('ABORTED', `Stage ${input.stage} was cancelled before it ran`);
+      if (ledger) {
         if (solo)
           log.warn({ deaths: ledger.deaths }, 'Stage runs alone: an earlier attempt died with its worker');
         // Awaited, so the server knows this attempt is running the stage before the stage's code starts.
-        await record('running');
-      } else {
-        release = await gate.enterShared();
+        // Without that record a death could not be charged, so the stage does not run.
+        ledger = { ...ledger, deadlineAt: Date.now() + limitMs };
+        if (!(await record('running')))
+          throw uncharged(
+            'HEARTBEAT_UNAVAILABLE',
+            `Stage ${input.stage} did not run: its attempt could not be recorded`,
+          );
       }
       let payload: unknown = input.envelope.payload;
       if (handler.schema) {
-        const result = handler.schema.safeParse(payload);
-        if (!result.success) {
-          const e = result.error;
+        const parsed = handler.schema.safeParse(payload);
+        if (!parsed.success) {
+          const e = parsed.error;
           throw Object.assign(
             new Error(
               `Payload does not match the schema of topic ${handler.topic}: ${formatIssues(e.issues).join('; ')}`,
@@ -189,9 +270,8 @@ export function createStageRunner(deps: StageRunnerDeps) {
             { name: 'ZodError', issues: e.issues },
           );
         }
-        payload = result.data;
+        payload = parsed.data;
       }
-      const limitMs = localDeadlineMs(handler.stageTimeoutMs);
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<never>((_resolve, reject) => {
         timer = setTimeout(() => {
@@ -222,6 +302,7 @@ export function createStageRunner(deps: StageRunnerDeps) {
         clearTimeout(timer);
       }
     } catch (err) {
+      if (err instanceof UnchargedExit) throw err.failure;
       const failureContext = {
         stage: input.stage,
         attempt,
@@ -235,6 +316,7 @@ export function createStageRunner(deps: StageRunnerDeps) {
       if (lastOfBudget && !failure.nonRetryable)
         failure = stageFailure(err, { ...failureContext, exhausted: true });
       if (ledger) {
+        clearInterval(beating);
         ledger = ledgerAfterFailure(ledger);
         await record('failed');
       }

@@ -55,7 +55,11 @@ export interface TopicRetryOptions {
   maximumInterval: string;
   /** Attempts per stage before the message parks with `RETRY_EXHAUSTED`. @defaultValue `5` */
   maximumAttempts: number;
-  /** Failure types never retried, added to PermanentError, ValidationError and SecurityError. @defaultValue `[]` */
+  /**
+   * Failure types never retried, added to PermanentError, ValidationError and SecurityError: the `type` of an
+   * `ApplicationFailure` a stage throws, or the `name` of a thrown error class (`class QuotaGone extends
+   * Error`). Such failures park as `permanent`. @defaultValue `[]`
+   */
   nonRetryableErrorTypes: string[];
 }
 
@@ -77,8 +81,10 @@ export interface HandlerOptions<P> {
    * How long an activity attempt may go without a heartbeat before Temporal declares its worker dead and
    * the attempt lost (stages heartbeat on their own while they run, every third of this). A message whose
    * attempts keep dying with their worker parks as `WORKER_CRASHED` within `retry.maximumAttempts` deaths.
-   * Shorter finds a dead worker sooner and sends more heartbeats; it must be shorter than `timeout`, so a
-   * dead worker is told apart from a slow stage.
+   * Shorter finds a dead worker sooner and sends more heartbeats; it must be at least `100ms` and shorter
+   * than `timeout`, so a dead worker is told apart from a slow stage. A stage whose `timeout` is under
+   * `200ms` gets none by default: its attempts are counted as Temporal counts them, and a dead worker shows
+   * as a timeout.
    * @defaultValue `10s`, or half of `timeout` when that is shorter
    */
   heartbeatTimeout?: string;
@@ -115,6 +121,7 @@ export interface Handler<P = unknown> {
     nonRetryableErrorTypes: string[];
   };
   readonly stageTimeoutMs: number;
+  /** 0: no heartbeat timeout (a stage timeout under 200 ms). */
   readonly heartbeatTimeoutMs: number;
   readonly firstAttempt: FirstAttempt;
   readonly redrive: RedrivePolicy;
@@ -122,6 +129,13 @@ export interface Handler<P = unknown> {
 
 /** Default heartbeat timeout of a stage's activity attempts. */
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 10_000;
+const MIN_HEARTBEAT_TIMEOUT_MS = 100;
+
+/** `10s`, or half the stage timeout when that is shorter; 0 (none) when that would be under 100 ms. */
+function defaultHeartbeatTimeoutMs(stageTimeoutMs: number): number {
+  const half = Math.floor(stageTimeoutMs / 2);
+  return half < MIN_HEARTBEAT_TIMEOUT_MS ? 0 : Math.min(DEFAULT_HEARTBEAT_TIMEOUT_MS, half);
+}
 
 const durationField = z
   .string()
@@ -199,6 +213,8 @@ export function defineHandler<P = unknown>(options: HandlerOptions<P>): Handler<
     problems.push(
       `heartbeatTimeout: must be shorter than timeout (${String(options.timeout ?? '30s')}); it is ${String(options.heartbeatTimeout)}`,
     );
+  if (heartbeatMs !== undefined && heartbeatMs < MIN_HEARTBEAT_TIMEOUT_MS)
+    problems.push(`heartbeatTimeout: must be at least 100ms; it is ${String(options.heartbeatTimeout)}`);
   if (problems.length) throw new HandlerDefinitionError(problems);
 
   const retry = options.retry ?? {};
@@ -216,7 +232,7 @@ export function defineHandler<P = unknown>(options: HandlerOptions<P>): Handler<
       ],
     },
     stageTimeoutMs: parseDuration(options.timeout ?? '30s')!,
-    heartbeatTimeoutMs: heartbeatMs ?? Math.min(DEFAULT_HEARTBEAT_TIMEOUT_MS, Math.floor(timeoutMs! / 2)),
+    heartbeatTimeoutMs: heartbeatMs ?? defaultHeartbeatTimeoutMs(timeoutMs!),
     firstAttempt: options.firstAttempt ?? 'local',
     redrive: { ...DEFAULT_REDRIVE_POLICY, ...options.redrive },
   });

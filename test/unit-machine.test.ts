@@ -13,7 +13,13 @@ import {
 } from '@temporalio/common';
 import * as machine from '../workflows/message-machine';
 import { factsFromFailure } from '../workflows/failure-facts';
-import { attemptNumber, ledgerAfterFailure, ledgerAtStart } from '../activities/attempt-ledger';
+import {
+  attemptNumber,
+  ledgerAfterFailure,
+  ledgerAtStart,
+  showsDeaths,
+  spentByDeaths,
+} from '../src/shared/attempt-ledger';
 import { StageGate } from '../activities/stage-gate';
 import { boundedDetails, reasonOfType, stageFailure } from '../activities/stage-failure';
 import { normaliseReason } from '../src/shared/errors';
@@ -183,14 +189,30 @@ describe('failure facts', () => {
   const exhaustedBy = (cause: Error) =>
     new ActivityFailure('failed', 'runStage', '1', RetryState.MAXIMUM_ATTEMPTS_REACHED, 'w1', cause);
 
-  it('a heartbeat timeout to the end is a worker crash: permanent, its own reason', () => {
+  it('a heartbeat timeout after charged deaths is a worker crash: permanent, its own reason', () => {
+    const dead = {
+      charged: 3,
+      deaths: 2,
+      solo: true,
+      lastDied: true,
+      lastDiedAlone: true,
+      phase: 'waiting',
+      attempt: 9,
+    };
     const facts = factsFromFailure(
-      exhaustedBy(new TimeoutFailure('hb', undefined, TimeoutType.HEARTBEAT)),
+      exhaustedBy(new TimeoutFailure('hb', dead, TimeoutType.HEARTBEAT)),
       'a',
       route(),
     );
     assert.equal(facts.reason, 'WORKER_CRASHED');
     assert.equal(facts.errorClass, 'permanent');
+    // No charged death (an old worker that sends no heartbeats): a timeout like any other, re-driven.
+    const silent = factsFromFailure(
+      exhaustedBy(new TimeoutFailure('hb', undefined, TimeoutType.HEARTBEAT)),
+      'a',
+      route(),
+    );
+    assert.equal(silent.errorClass, 'timeout');
     const slow = factsFromFailure(
       exhaustedBy(new TimeoutFailure('s2c', undefined, TimeoutType.START_TO_CLOSE)),
       'a',
@@ -227,25 +249,75 @@ describe('failure facts', () => {
 });
 
 describe('attempt ledger', () => {
-  it('charges an attempt that died while running, not one that died waiting', () => {
-    const first = ledgerAtStart(undefined, { charged: 0, suspect: false });
-    assert.deepEqual(first, { charged: 0, deaths: 0, solo: false, lastDied: false, phase: 'waiting' });
-    const afterDeath = ledgerAtStart({ ...first, phase: 'running' }, { charged: 0, suspect: false });
-    assert.deepEqual(afterDeath, { charged: 1, deaths: 1, solo: true, lastDied: true, phase: 'waiting' });
-    assert.deepEqual(
-      ledgerAtStart({ ...afterDeath, phase: 'waiting' }, { charged: 0, suspect: false }),
-      afterDeath,
-    );
-    const failed = ledgerAfterFailure(afterDeath);
-    assert.deepEqual(ledgerAtStart(failed, { charged: 0, suspect: false }), { ...failed, phase: 'waiting' });
-    assert.equal(attemptNumber(failed), 3);
-    assert.deepEqual(ledgerAtStart('garbage', { charged: 1, suspect: true }), {
+  const first = { charged: 0, suspect: false };
+
+  it('charges an attempt that died while running, once, and not one that died waiting', () => {
+    const a1 = ledgerAtStart(undefined, 1, first);
+    assert.deepEqual(a1, {
+      ledger: {
+        charged: 0,
+        deaths: 0,
+        solo: false,
+        lastDied: false,
+        lastDiedAlone: false,
+        phase: 'waiting',
+        attempt: 1,
+      },
+      chargedDeath: false,
+      chargedTimeout: false,
+    });
+    const a2 = ledgerAtStart({ ...a1.ledger, phase: 'running' }, 2, first);
+    assert.equal(a2.chargedDeath, true);
+    assert.deepEqual(a2.ledger, {
       charged: 1,
       deaths: 1,
       solo: true,
       lastDied: true,
+      lastDiedAlone: false,
       phase: 'waiting',
+      attempt: 2,
     });
+    // Attempt 2 wrote nothing (it died before its first record): attempt 3 must not charge attempt 1 again.
+    assert.equal(ledgerAtStart({ ...a1.ledger, phase: 'running' }, 3, first).chargedDeath, false);
+    // Died waiting at the gate: not charged.
+    assert.deepEqual(ledgerAtStart({ ...a2.ledger, phase: 'waiting' }, 3, first).ledger, {
+      ...a2.ledger,
+      attempt: 3,
+    });
+    const failed = ledgerAfterFailure(a2.ledger);
+    assert.equal(ledgerAtStart(failed, 3, first).ledger.charged, 2);
+    assert.equal(attemptNumber(failed), 3);
+    const suspect = ledgerAtStart('garbage', 1, { charged: 1, suspect: true }).ledger;
+    assert.deepEqual([suspect.charged, suspect.deaths, suspect.solo], [1, 1, true]);
+  });
+
+  it('tells an attempt that ran out its time (heartbeating to its deadline) from one that died', () => {
+    const running = {
+      ...ledgerAtStart(undefined, 1, first).ledger,
+      phase: 'running' as const,
+      deadlineAt: 10_000,
+    };
+    const timedOut = ledgerAtStart({ ...running, beatAt: 9_500 }, 2, first, 2_000);
+    assert.deepEqual(
+      [timedOut.chargedTimeout, timedOut.chargedDeath, timedOut.ledger.charged, timedOut.ledger.solo],
+      [true, false, 1, false],
+    );
+    const died = ledgerAtStart({ ...running, beatAt: 4_000 }, 2, first, 2_000);
+    assert.deepEqual([died.chargedTimeout, died.chargedDeath, died.ledger.solo], [false, true, true]);
+  });
+
+  it('lets only a death while running alone spend the budget', () => {
+    const besideOthers = ledgerAtStart(
+      { ...ledgerAtStart(undefined, 1, { charged: 2, suspect: false }).ledger, phase: 'running' },
+      2,
+      first,
+    ).ledger;
+    assert.equal(besideOthers.charged, 3);
+    assert.equal(spentByDeaths(besideOthers, 3), false, 'one more attempt, alone');
+    const alone = ledgerAtStart({ ...besideOthers, phase: 'running' }, 3, first).ledger;
+    assert.equal(spentByDeaths(alone, 3), true);
+    assert.equal(showsDeaths(alone), true);
+    assert.equal(showsDeaths({ nonsense: 1 }), false);
   });
 });
 

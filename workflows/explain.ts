@@ -36,7 +36,7 @@ export function invalidFields(details: unknown): Array<{ path: string; message: 
 export function explainDeadLetter(dl: DeadLetter): string {
   const fix =
     dl.reason === 'NO_HANDLER'
-      ? `The worker that took it has no handler for topic \`${dl.topic}\`. Every worker of a task queue must register the same topics: deploy one with \`defineHandler({ topic: '${dl.topic}', ... })\`. It is re-driven automatically, or retry it.`
+      ? `The worker that took it has no handler for topic \`${dl.topic}\`. Every worker of a task queue must register the same topics (or give topics their own task queues): deploy one with \`defineHandler({ topic: '${dl.topic}', ... })\`, then retry.`
       : dl.reason === 'WORKER_CRASHED'
         ? 'Its stage killed or stalled the worker running it (a native crash, out of memory, process.exit, or a blocked event loop), attempt after attempt, the last time running alone in its worker. It is never re-driven automatically. Find the cause in the worker logs around the parking time, fix the handler or the payload, then retry, or discard it.'
         : HOW_TO_FIX[dl.errorClass];

@@ -9,6 +9,7 @@ import {
 import { DEFAULT_REASON } from '../src/shared/classify';
 import { errorClassOfType, FAILURE_TYPE_BY_CLASS, normaliseReason } from '../src/shared/errors';
 import { revisionOf } from '../src/shared/route-revision';
+import { showsDeaths } from '../src/shared/attempt-ledger';
 import type { ErrorClass } from '../src/shared/errors';
 import type { FailureDetails, Route } from '../src/shared/types';
 
@@ -42,7 +43,9 @@ export function factsFromFailure(err: unknown, stage: string, route: Route): Fai
     const details: Partial<FailureDetails> | undefined = cause.details?.[0] ?? undefined;
     if (revisionOf(route) < 3) {
       const errorClass = errorClassOfType(cause.type) ?? 'temporary';
-      const reason = details?.reason ?? DEFAULT_REASON[errorClass];
+      // Normalised here too: a search-attribute value is not part of replay, and an invalid one would
+      // fail every workflow task of the message.
+      const reason = normaliseReason(details?.reason ?? DEFAULT_REASON[errorClass]);
       const wasExhausted = exhausted(retryState);
       return {
         errorClass,
@@ -83,9 +86,12 @@ export function factsFromFailure(err: unknown, stage: string, route: Route): Fai
   if (
     cause instanceof TimeoutFailure &&
     cause.timeoutType === TimeoutType.HEARTBEAT &&
-    revisionOf(route) >= 3
+    revisionOf(route) >= 3 &&
+    showsDeaths(cause.lastHeartbeatDetails)
   ) {
-    // Heartbeats stopped: the worker died, was killed, or its event loop stalled, attempt after attempt.
+    // The server's backstop ended on a lost heartbeat after the ledger had charged deaths: the worker died,
+    // was killed, or its event loop stalled, attempt after attempt. (Without charged deaths, e.g. an old
+    // worker that sends no heartbeats during a roll-out, it is a timeout like any other.)
     return {
       errorClass: 'permanent',
       errorType: FAILURE_TYPE_BY_CLASS.permanent,

@@ -272,7 +272,9 @@ export type Wake = 'action' | 'hold' | 'continue-as-new' | 'expire' | 'redrive' 
 
 /**
  * Decides a wake: queued actions first, but never while a repair is being checked (the repair, once
- * accepted, goes first; expiry and re-drive wait for it too); then continue-as-new, expiry, re-drive.
+ * accepted, goes first; expiry and re-drive wait for it too); then continue-as-new (when the wait ended on
+ * the server's suggestion, not on the timer), expiry, re-drive. The caller passes `preparing: false` for a
+ * message whose route predates revision 3: it did not hold for repairs.
  */
 export function onWake(
   state: MessageState,

@@ -41,6 +41,7 @@ import { factsFromFailure, noHandlerFacts, resultTooLargeFacts } from './failure
 import type { FailureFacts } from './failure-facts';
 import { runStageAttempts } from './stage-attempts';
 import * as machine from './message-machine';
+import { revisionOf } from '../src/shared/route-revision';
 
 // The route lookup is pure worker-side configuration: retry it until a worker answers (no attempt limit),
 // so an infrastructure hiccup never fails the workflow.
@@ -184,14 +185,17 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
       const payloadVersion = state.payloadVersion + (prepared.changed ? 1 : 0);
       if (dryRun) return { accepted: true, workflowId, payloadVersion, dryRun: true };
       // First in line: it was admitted before any signal that arrived while it was checked, and the main
-      // loop takes it next, so an accepted repair is the one that runs.
-      actions.unshift({
+      // loop takes it next, so an accepted repair is the one that runs. (Routes before revision 3: queued
+      // last, as their histories were written.)
+      const accepted: PendingAction = {
         kind: 'retry',
         via: 'update',
         input: prepared.input,
         payload: prepared.payload,
         changed: prepared.changed,
-      });
+      };
+      if (revisionOf(state.route) >= 3) actions.unshift(accepted);
+      else actions.push(accepted);
       return { accepted: true, workflowId, payloadVersion };
     },
     {
@@ -234,20 +238,25 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
 
   /** Runs the stages that have not succeeded yet. Returns the failure facts, or undefined on success. */
   const runStages = async (route: Route): Promise<{ facts: FailureFacts; startedAt: string } | undefined> => {
+    const cycle = { refused: false };
     for (const stage of route.stages) {
       if (state.completedStages.includes(stage)) continue;
       const startedAt = new Date(now()).toISOString();
       let result: unknown;
       try {
-        result = await runStageAttempts(route, {
-          workflowId,
-          stage,
-          idempotencyKey: machine.idempotencyKey(workflowId, stage, state, route),
-          cycle: state.cycle,
-          payloadVersion: state.payloadVersion,
-          envelope: state.envelope,
-          previous: state.stageResults,
-        });
+        result = await runStageAttempts(
+          route,
+          {
+            workflowId,
+            stage,
+            idempotencyKey: machine.idempotencyKey(workflowId, stage, state, route),
+            cycle: state.cycle,
+            payloadVersion: state.payloadVersion,
+            envelope: state.envelope,
+            previous: state.stageResults,
+          },
+          cycle,
+        );
       } catch (err) {
         if (isCancellation(err)) throw err; // an operator cancelled the workflow itself
         return { facts: factsFromFailure(err, stage, route), startedAt };
@@ -305,14 +314,18 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
   /** Waits in `dead` for an action, a re-drive or expiry. Returns an outcome when the workflow ends. */
   const waitWhileDead = async (): Promise<MessageOutcome | undefined> => {
     for (;;) {
-      await condition(
-        () => (actions.length > 0 && !preparing) || workflowInfo().continueAsNewSuggested,
+      // Messages whose route predates revision 3 keep the order their histories were written with: they
+      // take a queued action even while a repair is checked (revision 3 holds it, see onWake).
+      const holdsForRepairs = revisionOf(state.route) >= 3;
+      const woken = await condition(
+        () =>
+          (actions.length > 0 && !(holdsForRepairs && preparing)) || workflowInfo().continueAsNewSuggested,
         Math.max(1, machine.nextWakeAt(state) - now()),
       );
       const wake = machine.onWake(state, {
         queued: actions.length,
-        preparing,
-        continueAsNewSuggested: workflowInfo().continueAsNewSuggested,
+        preparing: holdsForRepairs && preparing,
+        continueAsNewSuggested: woken && workflowInfo().continueAsNewSuggested,
         nowMs: now(),
       });
       switch (wake) {

@@ -20,6 +20,14 @@ import {
   stageRetryPolicy,
 } from './stage-retry-policy';
 
+/**
+ * Whether a route keeps the attempt ledger (revision 3 with a heartbeat timeout; a stage whose timeout is
+ * too short for a heartbeat timeout below it counts attempts as Temporal does).
+ */
+export function ledgerOn(route: Route): boolean {
+  return revisionOf(route) >= 3 && (route.heartbeatTimeoutMs ?? 0) > 0;
+}
+
 /** The local attempt refused to run: its workflow task is a retry, so an earlier run of it may have killed its worker. */
 function refusedLocally(err: unknown): boolean {
   const cause = err instanceof ApplicationFailure ? err : (err as { cause?: unknown } | null)?.cause;
@@ -36,12 +44,16 @@ function refusedLocally(err: unknown): boolean {
  * again on the next worker forever. A refused attempt is charged as the lost one, and the stage continues
  * as activity attempts that run alone in their worker (`suspect`), which the attempt ledger counts.
  */
-export async function runStageAttempts(route: Route, input: StageInput): Promise<unknown> {
-  const ledger = revisionOf(route) >= 3;
+export async function runStageAttempts(
+  route: Route,
+  input: StageInput,
+  cycle: { refused: boolean },
+): Promise<unknown> {
+  const ledger = ledgerOn(route);
   const activities = (policy: RetryPolicy) =>
     proxyActivities<MessageActivities>({
       startToCloseTimeout: route.stageTimeoutMs,
-      ...(ledger && route.heartbeatTimeoutMs ? { heartbeatTimeout: route.heartbeatTimeoutMs } : {}),
+      ...(ledger ? { heartbeatTimeout: route.heartbeatTimeoutMs } : {}),
       retry: ledger ? ledgerRetryPolicy(route, policy) : policy,
     });
   const budget = ledger ? { attemptBudget: route.retry.maximumAttempts } : {};
@@ -52,20 +64,27 @@ export async function runStageAttempts(route: Route, input: StageInput): Promise
     startToCloseTimeout: route.stageTimeoutMs,
     retry: { maximumAttempts: 1, nonRetryableErrorTypes: route.retry.nonRetryableErrorTypes },
   });
+  const suspectAttempts = () => {
+    // The lost attempt is charged (unless it was the whole budget: one attempt still runs, alone).
+    const lostCounts = route.retry.maximumAttempts > 1;
+    const policy = lostCounts ? retryPolicyAfterLocalAttempt(route) : stageRetryPolicy(route);
+    return activities(policy).runStage({
+      ...input,
+      ...budget,
+      attemptOffset: lostCounts ? 1 : 0,
+      suspect: true,
+    });
+  };
+  // Every local attempt of the lost workflow task may have been the one that killed the worker, not only
+  // the first to notice: once one refused, the cycle's later stages start as suspects too.
+  if (ledger && cycle.refused) return suspectAttempts();
   try {
     return await local.runStage(ledger ? { ...input, guardLocal: true } : input);
   } catch (err) {
     if (isCancellation(err)) throw err;
     if (ledger && refusedLocally(err)) {
-      // The lost attempt is charged (unless it was the whole budget: one attempt still runs, alone).
-      const lostCounts = route.retry.maximumAttempts > 1;
-      const policy = lostCounts ? retryPolicyAfterLocalAttempt(route) : stageRetryPolicy(route);
-      return await activities(policy).runStage({
-        ...input,
-        ...budget,
-        attemptOffset: lostCounts ? 1 : 0,
-        suspect: true,
-      });
+      cycle.refused = true;
+      return await suspectAttempts();
     }
     if (!retriesAfterLocalAttempt(err, route)) throw finalLocalFailure(err, route);
     const delay = delayAfterLocalAttemptMs(err, route);

@@ -1,0 +1,153 @@
+/**
+ * The attempt ledger of a stage: which attempts count against its budget, and whether the last one died
+ * with its worker. Pure and workflow-safe (the workflow reads it from a heartbeat timeout's details), so it
+ * is unit-tested on its own.
+ *
+ * Temporal counts every attempt of an activity, but when a worker process dies it cannot tell the message
+ * that killed it from the messages that were merely running beside it. The ledger travels in the activity's
+ * heartbeat details, which the server hands to the next attempt (`activityInfo().heartbeatDetails`):
+ *
+ * - an attempt records `running` (an awaited heartbeat) before the stage's code starts, and `failed` (with
+ *   the charge) before it throws; each record names the server's attempt number that wrote it;
+ * - so the next attempt knows how the previous one ended: `running`, written by the attempt just before,
+ *   means it died while the stage ran: that attempt is charged, counts as a death, and from then on the
+ *   stage runs alone in its worker (see `StageGate`), where a death can only be its own;
+ * - `waiting`, nothing, or a record from an earlier attempt means the previous attempt died (or stopped)
+ *   before the stage's code ran, beside another stage: not charged;
+ * - `failed` means it failed normally and was charged then;
+ * - `running` from an attempt that heartbeated until its deadline means it ran out its time (the server's
+ *   timeout came before its own failure was recorded): charged as a timeout, not a death.
+ *
+ * A death while running beside other stages may be another message's doing, so it never spends the budget
+ * on its own: when it would, the stage gets one more attempt, alone.
+ */
+
+export type LedgerPhase = 'waiting' | 'running' | 'failed';
+
+export interface AttemptLedger {
+  /** Attempts charged against the stage's budget, the previous ones. */
+  charged: number;
+  /** Charged attempts that ended with their worker's death. */
+  deaths: number;
+  /** The stage runs alone in its worker from now on. */
+  solo: boolean;
+  /** The last charged attempt ended with its worker's death. */
+  lastDied: boolean;
+  /** ... and it was running alone then, so the death was its own. */
+  lastDiedAlone: boolean;
+  phase: LedgerPhase;
+  /** The server's attempt number of the attempt that wrote this record. */
+  attempt: number;
+  /** When the running attempt's own deadline falls (its worker's clock, epoch ms). */
+  deadlineAt?: number;
+  /** When the running attempt last heartbeated (the same clock). */
+  beatAt?: number;
+}
+
+/**
+ * How much earlier than its deadline a running attempt may have last heartbeated and still count as having
+ * run out its time rather than died: it heartbeats every third of the heartbeat timeout while alive.
+ */
+function ranOutItsTime(recorded: AttemptLedger, heartbeatMs: number): boolean {
+  return (
+    recorded.deadlineAt !== undefined &&
+    recorded.beatAt !== undefined &&
+    recorded.beatAt >= recorded.deadlineAt - heartbeatMs
+  );
+}
+
+export function isLedger(value: unknown): value is AttemptLedger {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v.charged === 'number' &&
+    typeof v.deaths === 'number' &&
+    typeof v.solo === 'boolean' &&
+    typeof v.lastDied === 'boolean' &&
+    typeof v.lastDiedAlone === 'boolean' &&
+    typeof v.attempt === 'number' &&
+    (v.phase === 'waiting' || v.phase === 'running' || v.phase === 'failed')
+  );
+}
+
+/**
+ * The ledger at the start of server attempt `attempt`, from the last record (`recorded`, the heartbeat
+ * details the server kept) or, for the first activity attempt, from what the workflow knows: attempts
+ * already made (`charged`, 1 after a failed local first attempt) and whether that earlier attempt may have
+ * died with its worker (`suspect`: a local attempt lost with its workflow task, beside other stages).
+ * `charged` says whether this start charged a death (the attempt must then record the new ledger at once,
+ * so no later attempt charges the same death again).
+ */
+export function ledgerAtStart(
+  recorded: unknown,
+  attempt: number,
+  first: { charged: number; suspect: boolean },
+  heartbeatMs = 0,
+): { ledger: AttemptLedger; chargedDeath: boolean; chargedTimeout: boolean } {
+  if (!isLedger(recorded)) {
+    return {
+      ledger: {
+        charged: first.charged,
+        deaths: first.suspect ? 1 : 0,
+        solo: first.suspect,
+        lastDied: first.suspect,
+        lastDiedAlone: false,
+        phase: 'waiting',
+        attempt,
+      },
+      chargedDeath: false,
+      chargedTimeout: false,
+    };
+  }
+  const { deadlineAt: _deadlineAt, beatAt: _beatAt, ...kept } = recorded;
+  if (
+    recorded.phase === 'running' &&
+    recorded.attempt === attempt - 1 &&
+    ranOutItsTime(recorded, heartbeatMs)
+  ) {
+    return {
+      ledger: { ...ledgerAfterFailure(kept), phase: 'waiting', attempt },
+      chargedDeath: false,
+      chargedTimeout: true,
+    };
+  }
+  if (recorded.phase === 'running' && recorded.attempt === attempt - 1) {
+    return {
+      ledger: {
+        charged: recorded.charged + 1,
+        deaths: recorded.deaths + 1,
+        solo: true,
+        lastDied: true,
+        lastDiedAlone: recorded.solo,
+        phase: 'waiting',
+        attempt,
+      },
+      chargedDeath: true,
+      chargedTimeout: false,
+    };
+  }
+  return { ledger: { ...kept, phase: 'waiting', attempt }, chargedDeath: false, chargedTimeout: false };
+}
+
+/**
+ * Whether the budget is spent before this attempt runs: only a death while running alone (its own) may
+ * end the stage here; after a death beside others the stage runs once more, alone.
+ */
+export function spentByDeaths(ledger: AttemptLedger, budget: number): boolean {
+  return ledger.charged >= budget && ledger.lastDied && ledger.lastDiedAlone;
+}
+
+/** The ledger an attempt records when it fails normally: charged, not a death. */
+export function ledgerAfterFailure(ledger: AttemptLedger): AttemptLedger {
+  return { ...ledger, charged: ledger.charged + 1, lastDied: false, lastDiedAlone: false, phase: 'failed' };
+}
+
+/** The attempt number the stage sees: charged attempts so far, plus this one. */
+export function attemptNumber(ledger: AttemptLedger): number {
+  return ledger.charged + 1;
+}
+
+/** Whether a heartbeat timeout's last details show deaths the ledger charged (else it was no crash). */
+export function showsDeaths(details: unknown): boolean {
+  return isLedger(details) && details.deaths > 0;
+}
