@@ -14,12 +14,7 @@ import { formatIssues } from '../src/shared/json';
 import { jsonByteLength } from '../src/shared/size';
 import { MAX_STAGE_RESULT_BYTES } from '../src/shared/limits';
 import type { StageInput } from '../src/shared/types';
-import {
-  attemptNumber,
-  ledgerAfterFailure,
-  ledgerAtStart,
-  spentByDeaths,
-} from '../src/shared/attempt-ledger';
+import { attemptNumber, ledgerAfterFailure, ledgerAtStart, spentBudget } from '../src/shared/attempt-ledger';
 import type { AttemptLedger, LedgerPhase } from '../src/shared/attempt-ledger';
 import { StageGate } from './stage-gate';
 import { stageFailure, systemFailure } from './stage-failure';
@@ -169,7 +164,8 @@ export function createStageRunner(deps: StageRunnerDeps) {
     // A death (or a timeout) this start charged is recorded at once, so that no later attempt charges it again.
     if (start?.chargedDeath || start?.chargedTimeout) await record('waiting');
 
-    if (ledger && budget !== undefined && spentByDeaths(ledger, budget)) {
+    const spent = ledger && budget !== undefined ? spentBudget(ledger, budget) : undefined;
+    if (ledger && spent === 'crashed') {
       // The stage killed its worker while running alone, and that spent the budget: never run it again.
       throw systemFailure({
         errorClass: 'permanent',
@@ -182,18 +178,24 @@ export function createStageRunner(deps: StageRunnerDeps) {
         workerIdentity: deps.identity,
       });
     }
-
-    if (ledger && budget !== undefined && start?.chargedTimeout && ledger.charged >= budget) {
-      // The previous attempt ran out its time and the server's timeout came first: that was the last one.
-      throw systemFailure({
-        errorClass: 'timeout',
-        reason: 'TIMEOUT',
-        message: `Stage ${input.stage} did not finish within its timeout of ${handler?.stageTimeoutMs ?? '?'} ms`,
+    if (ledger && spent === 'failed') {
+      // The budget was spent by failures; the last one reached the server too late (after its timeout).
+      const last = ledger.lastFailure;
+      throw ApplicationFailure.create({
+        type: last?.type ?? 'TimeoutError',
+        message: last?.message ?? `Stage ${input.stage} spent its attempts`,
         nonRetryable: true,
-        exhausted: true,
-        attempt: ledger.charged,
-        stage: input.stage,
-        workerIdentity: deps.identity,
+        details: [
+          {
+            reason: last?.reason ?? 'TIMEOUT',
+            errorClass: last?.errorClass ?? 'timeout',
+            attempt: ledger.charged,
+            stage: input.stage,
+            name: last?.type ?? 'TimeoutError',
+            workerIdentity: deps.identity,
+            exhausted: true,
+          },
+        ],
       });
     }
 
@@ -317,7 +319,13 @@ export function createStageRunner(deps: StageRunnerDeps) {
         failure = stageFailure(err, { ...failureContext, exhausted: true });
       if (ledger) {
         clearInterval(beating);
-        ledger = ledgerAfterFailure(ledger);
+        const details = failure.details?.[0] as { reason?: string; errorClass?: string } | undefined;
+        ledger = ledgerAfterFailure(ledger, {
+          errorClass: details?.errorClass ?? 'temporary',
+          reason: details?.reason ?? 'UNKNOWN',
+          type: failure.type ?? 'Error',
+          message: failure.message,
+        });
         await record('failed');
       }
       log.debug({ type: failure.type }, 'Stage failed');

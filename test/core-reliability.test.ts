@@ -1,8 +1,10 @@
 /**
- * Reliability of the core on the real dev server: operator actions that race, idempotency keys across
+ * Reliability of the core on a real server: operator actions that race, idempotency keys across
  * re-drives, users' own failure types, Temporal's size limits, workers with different handler sets, and the
  * Web UI explanation. Each test was seen to fail against the code before the fix it guards (see the closing
  * notes of the change that added it).
+ * Runs on both tiers of `npm test` (test/run-suite.ts), which says which in DLQ_TEST_TIER: `dev`, the CLI's
+ * dev server (SQLite, raised limits), and `production`, server 1.29.1 on PostgreSQL with its stock dynamic config.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -303,13 +305,46 @@ describe('resolution statuses', () => {
   });
 });
 
+describe('workers with different handler sets', () => {
+  it('a repair is not validated by a worker that lacks the topic: it is refused, never accepted unchecked', async () => {
+    // Its own task queue: one worker with the topic parks the message, then only a worker without it runs.
+    const other = await openTestEnv();
+    try {
+      const withTopic = await other.startWorker([
+        defineHandler({ topic: 'schema-topic', schema: orderSchema, handle: () => 'ok' }),
+      ]);
+      const result = await publish(
+        other.client,
+        { id: uid(), topic: 'schema-topic', payload: { orderId: 'w-1', quantity: 0 } },
+        { taskQueue: other.taskQueue },
+      );
+      assert.ok(result.ok);
+      await waitForStatus(other.client, result.workflowId, 'dead');
+      await withTopic.stop();
+      await other.startWorker([defineHandler({ topic: 'something-else', handle: () => 'ok' })]);
+      const handle = other.client.workflow.getHandle(result.workflowId);
+      await assert.rejects(
+        handle.executeUpdate(repairUpdate, { args: [{ patch: { quantity: 2 } }] }),
+        (err: unknown) =>
+          err instanceof WorkflowUpdateFailedError &&
+          /could not be validated/.test(String(err.cause?.message)),
+      );
+      const state = await handle.query(stateQuery);
+      assert.equal(state.status, 'dead');
+      assert.equal(state.payloadVersion, 1);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 describe('the Web UI explanation', () => {
   it('names the invalid fields of a schema failure', async () => {
     const id = await send('race', { orderId: 'e-1', quantity: -4 });
     await waitForStatus(env.client, id, 'dead');
-    const meta = (await env.client.workflow.getHandle(id).query('__temporal_workflow_metadata')) as {
-      currentDetails?: string;
-    };
+    const meta = await env.client.workflow
+      .getHandle(id)
+      .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
     assert.match(meta.currentDetails ?? '', /\*\*Invalid fields:\*\*\n+- `quantity`: /);
   });
 });

@@ -18,7 +18,7 @@ import {
   ledgerAfterFailure,
   ledgerAtStart,
   showsDeaths,
-  spentByDeaths,
+  spentBudget,
 } from '../src/shared/attempt-ledger';
 import { StageGate } from '../activities/stage-gate';
 import { boundedDetails, reasonOfType, stageFailure } from '../activities/stage-failure';
@@ -284,7 +284,12 @@ describe('attempt ledger', () => {
       ...a2.ledger,
       attempt: 3,
     });
-    const failed = ledgerAfterFailure(a2.ledger);
+    const failed = ledgerAfterFailure(a2.ledger, {
+      errorClass: 'temporary',
+      reason: 'R',
+      type: 'T',
+      message: 'm',
+    });
     assert.equal(ledgerAtStart(failed, 3, first).ledger.charged, 2);
     assert.equal(attemptNumber(failed), 3);
     const suspect = ledgerAtStart('garbage', 1, { charged: 1, suspect: true }).ledger;
@@ -313,9 +318,16 @@ describe('attempt ledger', () => {
       first,
     ).ledger;
     assert.equal(besideOthers.charged, 3);
-    assert.equal(spentByDeaths(besideOthers, 3), false, 'one more attempt, alone');
+    assert.equal(spentBudget(besideOthers, 3), undefined, 'one more attempt, alone');
     const alone = ledgerAtStart({ ...besideOthers, phase: 'running' }, 3, first).ledger;
-    assert.equal(spentByDeaths(alone, 3), true);
+    assert.equal(spentBudget(alone, 3), 'crashed');
+    const lastFailure = {
+      errorClass: 'temporary',
+      reason: 'HTTP_503',
+      type: 'TemporaryError',
+      message: 'down',
+    };
+    assert.equal(spentBudget(ledgerAfterFailure({ ...alone, charged: 2 }, lastFailure), 3), 'failed');
     assert.equal(showsDeaths(alone), true);
     assert.equal(showsDeaths({ nonsense: 1 }), false);
   });

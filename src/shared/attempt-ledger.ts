@@ -42,6 +42,16 @@ export interface AttemptLedger {
   deadlineAt?: number;
   /** When the running attempt last heartbeated (the same clock). */
   beatAt?: number;
+  /** What the last charged failure was, so a later attempt can end the stage with it once the budget is spent. */
+  lastFailure?: LastFailure;
+}
+
+/** The gist of a charged failure (its message bounded to 500 characters). */
+export interface LastFailure {
+  errorClass: string;
+  reason: string;
+  type: string;
+  message: string;
 }
 
 /**
@@ -106,7 +116,16 @@ export function ledgerAtStart(
     ranOutItsTime(recorded, heartbeatMs)
   ) {
     return {
-      ledger: { ...ledgerAfterFailure(kept), phase: 'waiting', attempt },
+      ledger: {
+        ...ledgerAfterFailure(kept, {
+          errorClass: 'timeout',
+          reason: 'TIMEOUT',
+          type: 'TimeoutError',
+          message: 'the attempt ran until its timeout',
+        }),
+        phase: 'waiting',
+        attempt,
+      },
       chargedDeath: false,
       chargedTimeout: true,
     };
@@ -130,16 +149,27 @@ export function ledgerAtStart(
 }
 
 /**
- * Whether the budget is spent before this attempt runs: only a death while running alone (its own) may
- * end the stage here; after a death beside others the stage runs once more, alone.
+ * What ends the stage before this attempt runs, once the budget is spent: `crashed` when the last charged
+ * attempt died running alone (its own death); `failed` when it failed (its final failure may have reached
+ * the server after the server's timeout, which then started this attempt); nothing after a death beside
+ * others, which never spends the budget on its own: the stage runs once more, alone.
  */
-export function spentByDeaths(ledger: AttemptLedger, budget: number): boolean {
-  return ledger.charged >= budget && ledger.lastDied && ledger.lastDiedAlone;
+export function spentBudget(ledger: AttemptLedger, budget: number): 'crashed' | 'failed' | undefined {
+  if (ledger.charged < budget) return undefined;
+  if (ledger.lastDied) return ledger.lastDiedAlone ? 'crashed' : undefined;
+  return 'failed';
 }
 
 /** The ledger an attempt records when it fails normally: charged, not a death. */
-export function ledgerAfterFailure(ledger: AttemptLedger): AttemptLedger {
-  return { ...ledger, charged: ledger.charged + 1, lastDied: false, lastDiedAlone: false, phase: 'failed' };
+export function ledgerAfterFailure(ledger: AttemptLedger, failure: LastFailure): AttemptLedger {
+  return {
+    ...ledger,
+    charged: ledger.charged + 1,
+    lastDied: false,
+    lastDiedAlone: false,
+    phase: 'failed',
+    lastFailure: { ...failure, message: failure.message.slice(0, 500) },
+  };
 }
 
 /** The attempt number the stage sees: charged attempts so far, plus this one. */
