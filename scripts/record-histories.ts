@@ -102,7 +102,8 @@ function main(argv: string[]): number {
   mkdirSync(release);
   for (const f of current) renameSync(join(historiesDir, f), join(release, f));
 
-  const env = { ...process.env, DLQ_RECORD_HISTORIES: '1' };
+  // Recorded on the dev server only: the production tier would run the same tests again and overwrite them.
+  const env = { ...process.env, DLQ_RECORD_HISTORIES: '1', DLQ_TEST_TIERS: 'dev' };
   const recorded = runSuite(files, env);
   const now = readdirSync(historiesDir)
     .filter((f) => f.endsWith('.json'))

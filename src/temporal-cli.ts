@@ -16,7 +16,8 @@ export function cachedCliPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(cacheRoot, 'temporal-dlq', `temporal-${TEMPORAL_CLI_VERSION}`, 'temporal');
 }
 
-function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
+/** The first `name` on PATH. */
+export function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
   for (const dir of (env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     const candidate = join(dir, name);
@@ -49,6 +50,12 @@ export function findTemporalCli(env: NodeJS.ProcessEnv = process.env): string | 
   return onPath('temporal', env);
 }
 
+/** A working `go` (on PATH, else Go's standard install location), or undefined. */
+export function findGo(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const go = onPath('go', env) ?? (existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  return go && spawnSync(go, ['version']).status === 0 ? go : undefined;
+}
+
 /** Resolves the binary, building it with Go into the cache when nothing else is there. */
 export async function ensureTemporalCli(
   env: NodeJS.ProcessEnv = process.env,
@@ -56,9 +63,8 @@ export async function ensureTemporalCli(
 ): Promise<string> {
   const found = findTemporalCli(env);
   if (found) return found;
-  const go = onPath('go', env) ?? (existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
-  if (!go || spawnSync(go, ['version']).status !== 0)
-    throw new TemporalCliUnavailableError('no binary found and no Go toolchain');
+  const go = findGo(env);
+  if (!go) throw new TemporalCliUnavailableError('no binary found and no Go toolchain');
   const target = cachedCliPath(env);
   const binDir = join(target, '..');
   mkdirSync(binDir, { recursive: true });

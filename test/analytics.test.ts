@@ -1,8 +1,10 @@
 /**
- * Analytics and alerts against the real dev server: messages seeded through the real lifecycle, the
+ * Analytics and alerts against a real server: messages seeded through the real lifecycle, the
  * `dlqAnalytics` workflow run by real schedules (paused, triggered with overlap SKIP so each run gets the
  * previous result), a local webhook receiver, and the `dlq config` / `dlq stats` commands.
  * Every schedule is scoped to this file's own topics, so other test files on the same server do not count.
+ * Runs on both tiers of `npm test` (test/run-suite.ts), which says which in DLQ_TEST_TIER: `dev`, the CLI's
+ * dev server (SQLite, raised limits), and `production`, server 1.29.1 on PostgreSQL with its stock dynamic config.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

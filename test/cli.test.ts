@@ -1,4 +1,8 @@
-/** The `dlq` CLI against the real dev server: every command, its output and its exit code. */
+/**
+ * The `dlq` CLI against a real server: every command, its output and its exit code.
+ * Runs on both tiers of `npm test` (test/run-suite.ts), which says which in DLQ_TEST_TIER: `dev`, the CLI's
+ * dev server (SQLite, raised limits), and `production`, server 1.29.1 on PostgreSQL with its stock dynamic config.
+ */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

@@ -2,6 +2,8 @@
  * Worker crash: the worker runs in its own process and is SIGKILLed twice while 520 messages are in flight.
  * After a restart every message reaches exactly its one outcome, none is missing, no workflow fails for a
  * non-business reason, and every stage side effect keyed by its idempotency key is applied exactly once.
+ * Runs on both tiers of `npm test` (test/run-suite.ts), which says which in DLQ_TEST_TIER: `dev`, the CLI's
+ * dev server (SQLite, raised limits), and `production`, server 1.29.1 on PostgreSQL with its stock dynamic config.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

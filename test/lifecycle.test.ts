@@ -1,4 +1,9 @@
-/** The message lifecycle against the real dev server: every class, repair, discard, duplicates, stages, re-drive, guards. */
+/**
+ * The message lifecycle against a real server: every class, repair, discard, duplicates, stages, re-drive,
+ * guards.
+ * Runs on both tiers of `npm test` (test/run-suite.ts), which says which in DLQ_TEST_TIER: `dev`, the CLI's
+ * dev server (SQLite, raised limits), and `production`, server 1.29.1 on PostgreSQL with its stock dynamic config.
+ */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';

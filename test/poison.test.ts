@@ -8,6 +8,8 @@
  * - every healthy message completes, at worst after a retry or a re-drive.
  * Each mode is bounded: a crash loop fails the test as soon as the deaths pass `maximumAttempts`, and a
  * message that never parks fails it at a deadline.
+ * Runs on both tiers of `npm test` (test/run-suite.ts), which says which in DLQ_TEST_TIER: `dev`, the CLI's
+ * dev server (SQLite, raised limits), and `production`, server 1.29.1 on PostgreSQL with its stock dynamic config.
  */
 import { after, before, describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
