@@ -72,9 +72,40 @@ export async function ensureTemporalCli(
     `Building the Temporal CLI v${TEMPORAL_CLI_VERSION} with Go into ${binDir}. The first build takes a few minutes; it is cached afterwards.`,
   );
   const started = Date.now();
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(go, ['install', '-x', `${TEMPORAL_CLI_MODULE}@v${TEMPORAL_CLI_VERSION}`], {
-      env: { ...env, GOBIN: binDir, GOFLAGS: env.GOFLAGS ?? '-mod=mod' },
+  await goInstall({
+    go,
+    args: [`${TEMPORAL_CLI_MODULE}@v${TEMPORAL_CLI_VERSION}`],
+    binDir,
+    env,
+    log,
+    everyMs: 15_000,
+    built: () => existsSync(target),
+    failure: (detail) => new TemporalCliUnavailableError(detail),
+  });
+  log(`Temporal CLI built in ${Math.round((Date.now() - started) / 1000)}s: ${target}`);
+  return target;
+}
+
+/**
+ * `go install` into `binDir`, logging progress (modules downloaded, packages compiled) every `everyMs`.
+ * Shared by the CLI and the server builds. Rejects with `failure(detail)` when the build fails or `built()`
+ * says the binaries are not there afterwards.
+ */
+export function goInstall(options: {
+  go: string;
+  args: string[];
+  binDir: string;
+  env: NodeJS.ProcessEnv;
+  log: (line: string) => void;
+  everyMs: number;
+  built: () => boolean;
+  failure: (detail: string) => Error;
+}): Promise<void> {
+  const { env, log } = options;
+  const started = Date.now();
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn(options.go, ['install', '-x', ...options.args], {
+      env: { ...env, GOBIN: options.binDir, GOFLAGS: env.GOFLAGS ?? '-mod=mod' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let downloads = 0;
@@ -84,7 +115,7 @@ export async function ensureTemporalCli(
       log(
         `  ... ${Math.round((Date.now() - started) / 1000)}s: ${downloads} modules downloaded, ${compiled} packages compiled`,
       );
-    }, 15_000);
+    }, options.everyMs);
     child.stderr.on('data', (chunk: Buffer) => {
       const text = chunk.toString();
       tail = (tail + text).slice(-4000);
@@ -97,10 +128,8 @@ export async function ensureTemporalCli(
     });
     child.on('exit', (code) => {
       clearInterval(ticker);
-      if (code === 0 && existsSync(target)) resolve();
-      else reject(new TemporalCliUnavailableError(`go install failed with exit code ${code}:\n${tail}`));
+      if (code === 0 && options.built()) resolve();
+      else reject(options.failure(`go install failed with exit code ${code}:\n${tail}`));
     });
   });
-  log(`Temporal CLI built in ${Math.round((Date.now() - started) / 1000)}s: ${target}`);
-  return target;
 }

@@ -5,10 +5,9 @@
  * the missing ones into that cache. Modelled on `temporal-cli.ts`; used by the suite's production tier
  * (`src/production-server.ts`).
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { cachedCliPath, findGo, TEMPORAL_CLI_VERSION } from './temporal-cli';
+import { cachedCliPath, findGo, goInstall, TEMPORAL_CLI_VERSION } from './temporal-cli';
 
 /** The server version the pinned CLI embeds; its go.mod has no `replace`, so `go install` takes it. */
 export const TEMPORAL_SERVER_VERSION = '1.29.1';
@@ -88,35 +87,16 @@ export async function ensureTemporalServer(
       `The first build takes 8-16 minutes on 2 cores; it is cached afterwards (beside the CLI ${TEMPORAL_CLI_VERSION}).`,
   );
   const started = Date.now();
-  await new Promise<void>((resolve, reject) => {
-    // -s -w: no symbol table or DWARF, about 130 MB instead of 185 MB for the two.
-    const child = spawn(go, ['install', '-x', '-ldflags=-s -w', ...pkgs], {
-      env: { ...env, GOBIN: binDir, GOFLAGS: env.GOFLAGS ?? '-mod=mod' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let downloads = 0;
-    let compiled = 0;
-    let tail = '';
-    const ticker = setInterval(() => {
-      log(
-        `  ... ${Math.round((Date.now() - started) / 1000)}s: ${downloads} modules downloaded, ${compiled} packages compiled`,
-      );
-    }, 30_000);
-    child.stderr.on('data', (chunk: Buffer) => {
-      const text = chunk.toString();
-      tail = (tail + text).slice(-4000);
-      downloads += (text.match(/^go: downloading /gm) ?? []).length;
-      compiled += (text.match(/\/compile /g) ?? []).length;
-    });
-    child.on('error', (err) => {
-      clearInterval(ticker);
-      reject(err);
-    });
-    child.on('exit', (code) => {
-      clearInterval(ticker);
-      if (code === 0 && missing.every((k) => existsSync(cached[k]))) resolve();
-      else reject(new TemporalServerUnavailableError(`go install failed with exit code ${code}:\n${tail}`));
-    });
+  // -s -w: no symbol table or DWARF, about 130 MB instead of 185 MB for the two.
+  await goInstall({
+    go,
+    args: ['-ldflags=-s -w', ...pkgs],
+    binDir,
+    env,
+    log,
+    everyMs: 30_000,
+    built: () => missing.every((k) => existsSync(cached[k])),
+    failure: (detail) => new TemporalServerUnavailableError(detail),
   });
   log(`Temporal server binaries built in ${Math.round((Date.now() - started) / 1000)}s: ${binDir}`);
   return { server: found.server ?? cached.server, sqlTool: found.sqlTool ?? cached.sqlTool };
