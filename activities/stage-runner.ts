@@ -47,8 +47,10 @@ const processGate = new StageGate();
 class UnchargedExit extends Error {
   constructor(readonly failure: ApplicationFailure) {
     super(failure.message);
+    unchargedExits.add(this);
   }
 }
+const unchargedExits = new WeakSet<object>();
 
 class StageDeadlineError extends Error {
   constructor(stage: string, ms: number) {
@@ -304,7 +306,8 @@ export function createStageRunner(deps: StageRunnerDeps) {
         clearTimeout(timer);
       }
     } catch (err) {
-      if (err instanceof UnchargedExit) throw err.failure;
+      // Identity, not instanceof: a stage may throw a Proxy whose getPrototypeOf trap throws.
+      if (unchargedExits.has(err as object)) throw (err as UnchargedExit).failure;
       const failureContext = {
         stage: input.stage,
         attempt,
