@@ -499,6 +499,19 @@ describe('dlq CLI', () => {
     assert.match(again.out, /nothing to discard/);
   });
 
+  it('--server-side with --rate is refused, saying the server ignores a batch rate; nothing is sent', async () => {
+    await visible(`DlqTopic = "${ORDERS}" AND DlqStatus = "dead"`, 2);
+    for (const command of [
+      ['discard', '--topic', ORDERS, '--reason', 'paced', '--server-side', '--rate', '5/s', '--yes'],
+      ['retry', '--topic', ORDERS, '--server-side', '--rate', '5/s', '--yes'],
+    ]) {
+      const run = await dlq(...command);
+      assert.equal(run.code, 1, run.out);
+      assert.match(run.err, /--rate cannot limit --server-side: .*worker\.batcherRPS/);
+    }
+    await visible(`DlqTopic = "${ORDERS}" AND DlqStatus = "dead"`, 2);
+  });
+
   it('discard --server-side: Temporal batch operation signals every selected message', async () => {
     await visible(`DlqTopic = "${ORDERS}" AND DlqStatus = "dead"`, 2);
     const run = await dlq(

@@ -32,7 +32,6 @@ export async function batchSignal(
     query: string;
     signal: string;
     input: unknown;
-    perSecond: number;
     reason: string;
     identity: string;
     timeoutMs?: number;
@@ -47,7 +46,8 @@ export async function batchSignal(
       jobId,
       reason: options.reason,
       visibilityQuery: options.query,
-      maxOperationsPerSecond: options.perSecond,
+      // No maxOperationsPerSecond: server 1.29 ignores it (only its worker.batcherRPS applies), so the CLI
+      // refuses --rate with --server-side rather than promise a limit (SERVER_SIDE_RATE_REFUSED).
       signalOperation: {
         signal: options.signal,
         input: { payloads: payloads ?? [] },
@@ -86,6 +86,10 @@ export async function batchSignal(
  * Runs a server-side batch signal for `dlq retry|discard --server-side` and reports it: JSON or one line.
  * Throws `UserError` when any signal failed.
  */
+/** Why `--rate` is refused with `--server-side`. */
+export const SERVER_SIDE_RATE_REFUSED =
+  "--rate cannot limit --server-side: Temporal server 1.29 ignores a batch operation's own rate and applies only its dynamic config worker.batcherRPS (50 operations/s by default, per namespace). Drop --rate to use the server's rate, or drop --server-side for the client-side bulk run, which --rate paces.";
+
 export async function runServerSideBatch(
   ctx: CliContext,
   client: Client,

@@ -3,6 +3,9 @@ import { UserError } from './context';
 
 const PER = { s: 1_000, m: 60_000, h: 3_600_000 } as const;
 
+/** The rate of client-side bulk runs when `--rate` is not given. */
+export const DEFAULT_RATE = '20/s';
+
 /** Parses `20/s`, `600/m`, `1000/h` or a bare number (per second) into operations per second. */
 export function parseRate(text: string): number {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(?:\/\s*(s|m|h))?\s*$/.exec(text);

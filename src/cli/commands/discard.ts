@@ -13,15 +13,15 @@ import { addFilterOptions, buildQuery, hasSelector } from '../filters';
 import type { FilterFlags } from '../filters';
 import { countMessages, loadMessage, resolveWorkflowId } from '../messages';
 import { confirm, operatorName, paint } from '../output';
-import { parsePositiveInt, parseRate } from '../pacing';
+import { DEFAULT_RATE, parsePositiveInt, parseRate } from '../pacing';
 import { discardOne, runBulk } from '../bulk';
-import { runServerSideBatch } from '../batch';
+import { runServerSideBatch, SERVER_SIDE_RATE_REFUSED } from '../batch';
 
 interface DiscardFlags extends Omit<FilterFlags, 'reason'> {
   reasonCode?: string;
   reason?: string;
   operator?: string;
-  rate: string;
+  rate?: string;
   concurrency: string;
   yes?: boolean;
   serverSide?: boolean;
@@ -52,7 +52,10 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--reason <text>', 'why the message is discarded (required)')
     .option('--operator <name>', 'who: recorded in the audit trail (default: your OS user)');
   addFilterOptions(command, { withStatus: false, reasonFlag: '--reason-code' })
-    .option('--rate <rate>', 'bulk: at most this many messages per second', '20/s')
+    .option(
+      '--rate <rate>',
+      'bulk: at most this many messages per second (default 20/s; not with --server-side)',
+    )
     .option('--concurrency <n>', 'bulk: signals in flight at once', '8')
     .option('--server-side', "bulk: use Temporal's batch operation (counts, no per-message verdicts)")
     .option('--yes', 'do not ask for confirmation')
@@ -72,7 +75,8 @@ export function register(program: Command, ctx: CliContext): void {
       const input = discardInput(flags);
       // Validate every flag before connecting.
       const query = id === undefined ? buildQuery(filters, { forceStatus: 'dead' }) : '';
-      const perSecond = parseRate(flags.rate);
+      if (flags.serverSide && flags.rate !== undefined) throw new UserError(SERVER_SIDE_RATE_REFUSED);
+      const perSecond = parseRate(flags.rate ?? DEFAULT_RATE);
       const concurrency = parsePositiveInt('--concurrency', flags.concurrency, 256);
       const client = await ctx.client();
       if (id !== undefined) {
@@ -108,7 +112,6 @@ export function register(program: Command, ctx: CliContext): void {
           query,
           signal: discardSignal.name,
           input,
-          perSecond,
           reason: input.reason,
           identity: input.operator ?? 'dlq',
         });

@@ -16,11 +16,11 @@ import { addFilterOptions, buildQuery, hasSelector } from '../filters';
 import type { FilterFlags } from '../filters';
 import { countMessages, listMessages, loadMessage, resolveWorkflowId } from '../messages';
 import { confirm, operatorName, paint, readJsonFile } from '../output';
-import { parsePositiveInt, parseRate } from '../pacing';
+import { DEFAULT_RATE, parsePositiveInt, parseRate } from '../pacing';
 import { repairOne, runBulk, WorkerPresence } from '../bulk';
 import type { BulkReport, RepairOptions } from '../bulk';
 import { jsonDiff } from '../diff';
-import { runServerSideBatch } from '../batch';
+import { runServerSideBatch, SERVER_SIDE_RATE_REFUSED } from '../batch';
 
 interface RetryFlags extends Omit<FilterFlags, 'reason'> {
   reasonCode?: string;
@@ -28,7 +28,7 @@ interface RetryFlags extends Omit<FilterFlags, 'reason'> {
   payload?: string;
   reason?: string;
   operator?: string;
-  rate: string;
+  rate?: string;
   concurrency: string;
   dryRun?: boolean;
   sample: string;
@@ -190,7 +190,10 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--reason <text>', 'why: recorded in the audit trail')
     .option('--operator <name>', 'who: recorded in the audit trail (default: your OS user)');
   addFilterOptions(command, { withStatus: false, reasonFlag: '--reason-code' })
-    .option('--rate <rate>', 'bulk: at most this many messages per second, e.g. 20/s or 600/m', '20/s')
+    .option(
+      '--rate <rate>',
+      'bulk: at most this many messages per second, e.g. 20/s or 600/m (default 20/s; not with --server-side)',
+    )
     .option('--concurrency <n>', 'bulk: repairs in flight at once', '8')
     .option(
       '--timeout <duration>',
@@ -238,7 +241,8 @@ export function register(program: Command, ctx: CliContext): void {
         throw new UserError('give a message id, or select messages with --group, --query or other filters');
       if (input.payload !== undefined)
         throw new UserError('--payload replaces one payload; use --patch for bulk');
-      const perSecond = parseRate(flags.rate);
+      if (flags.serverSide && flags.rate !== undefined) throw new UserError(SERVER_SIDE_RATE_REFUSED);
+      const perSecond = parseRate(flags.rate ?? DEFAULT_RATE);
       const concurrency = parsePositiveInt('--concurrency', flags.concurrency, 256);
       const sample = parsePositiveInt('--sample', flags.sample, 50);
       // Only dead messages: a re-run skips everything already retried.
@@ -271,7 +275,6 @@ export function register(program: Command, ctx: CliContext): void {
           query,
           signal: retrySignal.name,
           input,
-          perSecond,
           reason: input.reason ?? 'dlq retry --server-side',
           identity: input.operator ?? 'dlq',
         });
