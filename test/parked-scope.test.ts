@@ -14,6 +14,7 @@ import { retrySignal } from '../src/shared/definitions';
 import { messageWorkflowId } from '../src/shared/names';
 import { analyticsConfigSchema } from '../src/shared/analytics-config';
 import { computeSnapshot } from '../src/analytics/snapshot';
+import { DlqFingerprint, DlqParkedAt, DlqStatus, DlqTopic } from '../src/shared/search-attributes';
 
 const T = uid();
 const GONE = `ps-gone-${T}`;
@@ -151,5 +152,36 @@ describe('terminated messages are not parked', () => {
     const listed = await dlq('list', '--topic', SLOW, '--status', 'retrying', '--json', '--no-errors');
     assert.equal(listed.code, 0, listed.err);
     assert.equal(listed.json<{ total: number }>().total, 0);
+  });
+});
+
+describe('one visibility dialect', () => {
+  it('a failure group whose fingerprint is not a safe literal is reported from the listing, not counted with `AND false` (refused by SQL visibility)', async () => {
+    // A parked-looking processMessage on a task queue no worker polls, with a fingerprint this project
+    // never writes (someone set it by hand): the snapshot must still complete.
+    const topic = `ps-odd-${T}`;
+    const workflowId = messageWorkflowId(topic, 'odd');
+    await env.client.workflow.start('processMessage', {
+      workflowId,
+      taskQueue: `no-worker-${T}`,
+      args: [],
+      typedSearchAttributes: [
+        { key: DlqTopic, value: topic },
+        { key: DlqStatus, value: 'dead' },
+        { key: DlqFingerprint, value: "fp'1 #odd" },
+        { key: DlqParkedAt, value: new Date() },
+      ],
+    });
+    try {
+      await settle(`DlqTopic = '${topic}' AND DlqStatus = 'dead'`, 1);
+      const s = await snapshot(`DlqTopic = '${topic}'`);
+      assert.equal(s.parked.total, 1);
+      assert.deepEqual(
+        s.topGroups.map((g) => [g.fingerprint, g.count]),
+        [["fp'1 #odd", 1]],
+      );
+    } finally {
+      await env.client.workflow.getHandle(workflowId).terminate('test done');
+    }
   });
 });

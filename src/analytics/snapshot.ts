@@ -190,15 +190,17 @@ export async function computeSnapshot(
   const candidates = [...seen.entries()]
     .sort((a, b) => b[1].n - a[1].n || a[0].localeCompare(b[0]))
     .slice(0, config.topGroups);
-  const groupCounts = await counts(
-    candidates.map(([fp]) =>
-      SAFE_LITERAL.test(fp) ? `${parked} AND ${DlqFingerprint.name} = ${quote(fp)}` : `${parked} AND false`,
-    ),
+  // A fingerprint that is not a safe literal (this project never writes one) is not counted: it keeps its
+  // count from the listing. A constant `AND false` in its place is refused by SQL visibility stores.
+  const countable = candidates.map(([fp]) => fp).filter((fp) => SAFE_LITERAL.test(fp));
+  const countedValues = await counts(
+    countable.map((fp) => `${parked} AND ${DlqFingerprint.name} = ${quote(fp)}`),
   );
+  const counted = new Map(countable.map((fp, i) => [fp, countedValues[i]]));
   const topGroups: FailureGroup[] = candidates
-    .map(([fingerprint, { n, row }], i) => ({
+    .map(([fingerprint, { n, row }]) => ({
       fingerprint,
-      count: SAFE_LITERAL.test(fingerprint) ? (groupCounts[i] ?? n) : n,
+      count: counted.get(fingerprint) ?? n,
       errorClass: row.errorClass ?? '',
       reason: row.reason ?? '',
       topic: row.topic ?? '',
