@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { openTestEnv, recordHistory, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
@@ -103,6 +104,19 @@ async function blockingValidatePayload(input: { topic: string; payload: unknown 
   return result.success ? { problems: [] } : { problems: ['payload.quantity: must be positive'] };
 }
 
+/** A repair that no worker could validate is refused to its sender, and the message stays as it was. */
+async function refusedUnvalidated(client: Client, workflowId: string): Promise<void> {
+  const handle = client.workflow.getHandle(workflowId);
+  await assert.rejects(
+    handle.executeUpdate(repairUpdate, { args: [{ patch: { quantity: 1 } }] }),
+    (err: unknown) =>
+      err instanceof WorkflowUpdateFailedError && /could not be validated/.test(String(err.cause?.message)),
+  );
+  const state = await handle.query(stateQuery);
+  assert.equal(state.status, 'dead');
+  assert.equal(state.payloadVersion, 1);
+}
+
 async function send(topic: string, payload: unknown, id = uid()) {
   const result = await publish(
     env.client,
@@ -182,16 +196,7 @@ describe('operator actions that race', () => {
     try {
       const id = await send('race', { orderId: 'r-3', quantity: 0 });
       await waitForStatus(env.client, id, 'dead');
-      const handle = env.client.workflow.getHandle(id);
-      await assert.rejects(
-        handle.executeUpdate(repairUpdate, { args: [{ patch: { quantity: 1 } }] }),
-        (err: unknown) =>
-          err instanceof WorkflowUpdateFailedError &&
-          /could not be validated/.test(String(err.cause?.message)),
-      );
-      const state = await handle.query(stateQuery);
-      assert.equal(state.status, 'dead');
-      assert.equal(state.payloadVersion, 1);
+      await refusedUnvalidated(env.client, id);
       await recordHistory(env.client, id, 'validation-unavailable');
     } finally {
       validationUnavailable = false;
@@ -322,16 +327,7 @@ describe('workers with different handler sets', () => {
       await waitForStatus(other.client, result.workflowId, 'dead');
       await withTopic.stop();
       await other.startWorker([defineHandler({ topic: 'something-else', handle: () => 'ok' })]);
-      const handle = other.client.workflow.getHandle(result.workflowId);
-      await assert.rejects(
-        handle.executeUpdate(repairUpdate, { args: [{ patch: { quantity: 2 } }] }),
-        (err: unknown) =>
-          err instanceof WorkflowUpdateFailedError &&
-          /could not be validated/.test(String(err.cause?.message)),
-      );
-      const state = await handle.query(stateQuery);
-      assert.equal(state.status, 'dead');
-      assert.equal(state.payloadVersion, 1);
+      await refusedUnvalidated(other.client, result.workflowId);
     } finally {
       await other.close();
     }
