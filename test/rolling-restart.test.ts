@@ -1,0 +1,409 @@
+/**
+ * Rolling restart (issue 14, item 2): three worker processes share one task queue while 1 000 messages
+ * flow (a mix that succeeds at once, recovers after temporary failures, and parks), and they are restarted
+ * one at a time as a deploy does: SIGTERM, the SDK's graceful shutdown, exit, a new process that polls and
+ * takes work, then the next. The messages are published through `publishMany` in batches released by the
+ * restarts themselves, so every restart overlaps work in flight. Then it checks that:
+ * - every message reached its end state, counted by visibility (once settled) and by describing each id;
+ * - nothing ran twice: one execution per message, and each stage's side effect applied exactly once under
+ *   its idempotency key in a store all the workers share (test/fixtures/effect-store.ts); duplicate
+ *   deliveries (a stage run again for a key already applied) are counted apart, and a graceful restart
+ *   makes none;
+ * - every parked message parked once (`DlqParkCount` = 1, one `parked` entry in its audit trail);
+ * - each stopped worker exited on its own with code 0, and every stage attempt it started ended in it.
+ *
+ * Production tier only (test/run-suite.ts, PRODUCTION_FILES): a deploy of several workers is what the
+ * production tier stands for (server 1.29.1 on PostgreSQL, stock dynamic config, visibility limited to 10
+ * calls/s, which this test's slow polling respects), and the dev tier already has the worker-crash test on
+ * the same worker code; running it on both would add about a minute to every `npm test` on two cores.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openTestEnv, requireEnv, uid, waitFor } from './helpers';
+import type { TestEnv } from './helpers';
+import { readStore } from './fixtures/effect-store';
+import type { JournalEntry } from './fixtures/effect-store';
+import { EFFECT_STAGES, ROLLING_KINDS, rollingTopic } from './fixtures/rolling-worker';
+import type { RollingKind, RollingPayload } from './fixtures/rolling-worker';
+import { publishMany } from '../src/publish';
+import type { PublishInput } from '../src/shared/envelope';
+import { stateQuery } from '../src/shared/definitions';
+import { messageWorkflowId } from '../src/shared/names';
+import { DlqErrorClass, DlqParkCount, DlqStatus } from '../src/shared/search-attributes';
+import type { AuditEntry, MessageOutcome } from '../src/shared/types';
+import { WORKER_ENV, WORKER_NODE_FLAGS } from '../src/worker-flags';
+
+const PRODUCTION = process.env.DLQ_TEST_TIER === 'production';
+
+const MIX: Record<RollingKind, number> = { ok: 450, flaky: 250, redrive: 100, park: 100, invalid: 100 };
+const TOTAL = ROLLING_KINDS.reduce((n, kind) => n + MIX[kind], 0);
+const WORKERS = 3;
+/** Published before the first restart; each restart releases two more batches (at SIGTERM, and once the new worker took work). */
+const FIRST_BATCH = 400;
+const BATCH = (TOTAL - FIRST_BATCH) / (2 * WORKERS);
+
+/** The end state each kind must reach. */
+const EXPECTED: Record<RollingKind, { execution: 'COMPLETED' | 'RUNNING'; status: string; parks: number }> = {
+  ok: { execution: 'COMPLETED', status: 'succeeded', parks: 0 },
+  flaky: { execution: 'COMPLETED', status: 'succeeded', parks: 0 },
+  redrive: { execution: 'COMPLETED', status: 'recovered', parks: 1 },
+  park: { execution: 'RUNNING', status: 'dead', parks: 1 },
+  invalid: { execution: 'RUNNING', status: 'dead', parks: 1 },
+};
+const PARKED_CLASS: Partial<Record<RollingKind, string>> = { park: 'permanent', invalid: 'validation' };
+
+const FIXTURE = join(__dirname, 'fixtures', 'rolling-worker.ts');
+
+interface WorkerChild {
+  child: ChildProcess;
+  pid: number;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  output: () => string;
+}
+
+/** Rejects after `ms`: a child or a call must never hang the test. */
+function within<T>(what: string, ms: number, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+async function eachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+let env: TestEnv;
+let storeDir: string;
+const children: WorkerChild[] = [];
+const parkedIds: string[] = [];
+
+/** Starts a worker process as the entrypoints do (WORKER_NODE_FLAGS, WORKER_ENV) and waits until it polls. */
+async function startWorker(prefix: string): Promise<WorkerChild> {
+  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, '--import', 'tsx', FIXTURE], {
+    env: {
+      ...process.env,
+      ...WORKER_ENV,
+      TEMPORAL_ADDRESS: env.address,
+      TEMPORAL_TASK_QUEUE: env.taskQueue,
+      ROLLING_TOPIC_PREFIX: prefix,
+      ROLLING_STORE_DIR: storeDir,
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let tail = '';
+  const keep = (d: Buffer) => void (tail = (tail + d.toString()).slice(-4000));
+  child.stderr!.on('data', keep);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const worker: WorkerChild = { child, pid: child.pid!, exited, output: () => tail };
+  children.push(worker);
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      keep(d);
+      if (d.toString().includes('ready')) resolve();
+    });
+    void exited.then(({ code, signal }) =>
+      reject(new Error(`rolling worker exited (${code ?? signal}) before it was ready: ${tail}`)),
+    );
+  });
+  await within('a rolling worker to start', 90_000, ready);
+  return worker;
+}
+
+const ofPid = (entries: JournalEntry[], pid: number) => entries.filter((e) => e.pid === pid);
+const starts = (entries: JournalEntry[]) => entries.filter((e) => e.e === 'start').length;
+
+describe(
+  'rolling restart',
+  { skip: PRODUCTION ? false : 'production tier only (see the file header)' },
+  () => {
+    before(async () => {
+      requireEnv('DLQ_TEST_WORKFLOW_BUNDLE');
+      env = await openTestEnv();
+      storeDir = mkdtempSync(join(tmpdir(), 'dlq-rolling-'));
+    });
+    after(async () => {
+      for (const w of children)
+        if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+      await Promise.all(children.map((w) => w.exited));
+      // The parked messages would wait for an operator until they expire: end them.
+      await eachLimit(parkedIds, 16, (id) =>
+        env.client.workflow
+          .getHandle(id)
+          .terminate('rolling-restart test cleanup')
+          .then(
+            () => undefined,
+            () => undefined,
+          ),
+      );
+      await env?.close();
+      if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+    });
+
+    it(
+      `loses nothing and runs nothing twice through a rolling restart of ${WORKERS} workers (${TOTAL} messages)`,
+      { timeout: 600_000 },
+      async (t) => {
+        const tag = uid();
+        const prefix = `rr-${tag}`;
+        // Each kind spread evenly over the sequence, so every batch is a mix.
+        const messages = ROLLING_KINDS.flatMap((kind) =>
+          Array.from({ length: MIX[kind] }, (_, i) => ({
+            kind,
+            at: (i + 0.5) / MIX[kind],
+            input: {
+              id: `${kind}-${i}`,
+              topic: rollingTopic(prefix, kind),
+              payload: (kind === 'invalid' ? { n: i, quantity: -1 } : { n: i }) satisfies RollingPayload,
+            } satisfies PublishInput,
+          })),
+        ).sort((a, b) => a.at - b.at);
+        const ids = messages.map((m) => ({ kind: m.kind, id: messageWorkflowId(m.input.topic, m.input.id) }));
+
+        // Publishing, paced by the restarts.
+        let released = FIRST_BATCH;
+        let wake: (() => void) | undefined;
+        const release = (n: number) => {
+          released = Math.min(TOTAL, released + n);
+          wake?.();
+        };
+        async function* paced() {
+          for (let i = 0; i < messages.length; i++) {
+            while (i >= released) await new Promise<void>((r) => (wake = r));
+            yield messages[i]!.input;
+          }
+        }
+        /** Stage effects expected from the released messages and not applied yet: work still to do. */
+        const pendingEffects = () => {
+          const applied = new Set(readStore(storeDir).claims);
+          return ids
+            .slice(0, released)
+            .flatMap(({ kind, id }) => EFFECT_STAGES[kind].map((stage) => `${id}:${stage}:0`))
+            .filter((key) => !applied.has(key)).length;
+        };
+
+        const fleet: WorkerChild[] = [];
+        for (let i = 0; i < WORKERS; i++) fleet.push(await startWorker(prefix));
+        const publishing = publishMany(env.client, paced(), { taskQueue: env.taskQueue, concurrency: 16 });
+
+        const restarts: Array<Record<string, number | string | null>> = [];
+        await waitFor(
+          'the first 100 stage attempts',
+          () => Promise.resolve(starts(readStore(storeDir).entries) >= 100 ? true : undefined),
+          120_000,
+        );
+        for (let k = 0; k < WORKERS; k++) {
+          const old = fleet[k]!;
+          const pending = pendingEffects();
+          assert.ok(
+            pending > 0,
+            `restart ${k + 1} must overlap work in flight (no stage effect left to apply)`,
+          );
+          old.child.kill('SIGTERM');
+          release(BATCH);
+          const exit = await within(`worker ${old.pid} to exit after SIGTERM`, 60_000, old.exited);
+          assert.deepEqual(
+            exit,
+            { code: 0, signal: null },
+            `worker ${old.pid} must shut down gracefully and exit on its own: ${old.output()}`,
+          );
+          const fresh = await startWorker(prefix);
+          fleet[k] = fresh;
+          release(BATCH);
+          // Readiness as a deploy sees it: the new process took work before the next one goes down.
+          await waitFor(
+            `new worker ${fresh.pid} to take work`,
+            () =>
+              Promise.resolve(starts(ofPid(readStore(storeDir).entries, fresh.pid)) > 0 ? true : undefined),
+            120_000,
+          );
+          restarts.push({ stopped: old.pid, started: fresh.pid, pendingEffectsAtSigterm: pending });
+        }
+        const published = await within('publishing', 120_000, publishing);
+        assert.equal(published.length, TOTAL);
+        assert.deepEqual(
+          published.flatMap((r, i) => (r.ok && !r.duplicate ? [] : [`${ids[i]!.id}: ${JSON.stringify(r)}`])),
+          [],
+          'every message published once',
+        );
+
+        // End states, by describing each id (strongly consistent), until every message settled.
+        const settled = new Map<
+          string,
+          { execution: string; status?: string; parkCount?: number; errorClass?: string }
+        >();
+        await within(
+          'every message to reach its end state',
+          240_000,
+          (async () => {
+            for (;;) {
+              const open = ids.filter(({ id }) => !settled.has(id));
+              if (open.length === 0) return;
+              await eachLimit(open, 32, async ({ id }) => {
+                const d = await env.client.workflow.getHandle(id).describe();
+                const status = d.typedSearchAttributes.get(DlqStatus);
+                if (d.status.name === 'RUNNING' && status !== 'dead') return;
+                settled.set(id, {
+                  execution: d.status.name,
+                  status,
+                  parkCount: d.typedSearchAttributes.get(DlqParkCount),
+                  errorClass: d.typedSearchAttributes.get(DlqErrorClass),
+                });
+              });
+              await sleep(1000);
+            }
+          })(),
+        );
+        for (const { kind, id } of ids) if (EXPECTED[kind].execution === 'RUNNING') parkedIds.push(id);
+
+        const wrong: string[] = [];
+        const outcomes: Record<string, number> = {};
+        await eachLimit(ids, 32, async ({ kind, id }) => {
+          const seen = settled.get(id)!;
+          const expected = EXPECTED[kind];
+          const handle = env.client.workflow.getHandle(id);
+          let status: string;
+          let audit: AuditEntry[];
+          let parkCount: number | undefined;
+          if (seen.execution === 'COMPLETED') {
+            const outcome = (await handle.result()) as MessageOutcome;
+            ({ status, audit } = outcome);
+            parkCount = audit.filter((a) => a.action === 'parked').length ? seen.parkCount : 0;
+          } else if (seen.execution === 'RUNNING') {
+            const state = await handle.query(stateQuery);
+            ({ status, audit, parkCount } = state);
+            if (seen.parkCount !== 1) wrong.push(`${id}: DlqParkCount ${seen.parkCount}, expected 1`);
+            if (seen.errorClass !== PARKED_CLASS[kind])
+              wrong.push(`${id}: DlqErrorClass ${seen.errorClass}, expected ${PARKED_CLASS[kind]}`);
+          } else {
+            wrong.push(`${id}: execution ${seen.execution}, expected ${expected.execution}`);
+            return;
+          }
+          outcomes[status] = (outcomes[status] ?? 0) + 1;
+          const parks = audit.filter((a) => a.action === 'parked').length;
+          if (seen.execution !== expected.execution || status !== expected.status)
+            wrong.push(
+              `${id}: ${seen.execution}/${status}, expected ${expected.execution}/${expected.status}`,
+            );
+          if (parks !== expected.parks || (expected.parks > 0 && parkCount !== expected.parks))
+            wrong.push(
+              `${id}: parked ${parks} time(s) in its audit trail (park count ${parkCount}), expected ${expected.parks}`,
+            );
+        });
+        assert.deepEqual(wrong, [], 'every message reached its end state, and every parked one parked once');
+
+        // The same by visibility, once it has caught up (eventually consistent; polled slowly: 10 calls/s budget).
+        const q = `TaskQueue = "${env.taskQueue}"`;
+        const parked = MIX.park + MIX.invalid;
+        await waitFor(
+          'visibility to count every message in its end state',
+          async () => {
+            const all = await env.client.workflow.count(q);
+            const done = await env.client.workflow.count(`${q} AND ExecutionStatus = "Completed"`);
+            const dead = await env.client.workflow.count(
+              `${q} AND ExecutionStatus = "Running" AND DlqStatus = "dead" AND DlqParkCount = 1`,
+            );
+            if (all.count === TOTAL && done.count === TOTAL - parked && dead.count === parked) return true;
+            await sleep(2000);
+            return undefined;
+          },
+          120_000,
+        );
+        const runs = new Map<string, number>();
+        for await (const wf of env.client.workflow.list({ query: q }))
+          runs.set(wf.workflowId, (runs.get(wf.workflowId) ?? 0) + 1);
+        assert.deepEqual(
+          ids
+            .filter(({ id }) => runs.get(id) !== 1)
+            .map(({ id }) => `${id}: ${runs.get(id) ?? 0} executions`),
+          [],
+          'exactly one execution per message in visibility',
+        );
+        assert.equal(runs.size, TOTAL, 'no execution on the task queue other than the messages');
+
+        // Side effects: exactly the expected keys, each applied once; duplicate deliveries counted apart.
+        const { claims, entries } = readStore(storeDir);
+        const expectedKeys = ids.flatMap(({ kind, id }) =>
+          EFFECT_STAGES[kind].map((stage) => `${id}:${stage}:0`),
+        );
+        const expectedSet = new Set(expectedKeys);
+        const claimSet = new Set(claims);
+        assert.deepEqual(
+          claims.filter((k) => !expectedSet.has(k)).sort(),
+          [],
+          'no effect under an unexpected key',
+        );
+        assert.deepEqual(
+          expectedKeys.filter((k) => !claimSet.has(k)),
+          [],
+          'every effect applied',
+        );
+        const appliedPerKey = new Map<string, number>();
+        for (const e of entries)
+          if (e.e === 'applied') appliedPerKey.set(e.key, (appliedPerKey.get(e.key) ?? 0) + 1);
+        assert.deepEqual(
+          [...appliedPerKey].filter(([, n]) => n !== 1).map(([key, n]) => `${key}: applied ${n} times`),
+          [],
+          'each effect applied exactly once',
+        );
+        assert.equal(appliedPerKey.size, expectedKeys.length, 'every applied effect journaled');
+        const duplicates = entries.filter((e) => e.e === 'duplicate');
+        assert.deepEqual(
+          duplicates.map((e) => `${e.key} (worker ${e.pid})`),
+          [],
+          'no stage delivered again after its effect was applied (a graceful restart loses no completion)',
+        );
+
+        // Each stopped worker drained: every stage attempt it started ended in it, and it journaled its stop.
+        const drained: number[] = [];
+        for (const { stopped } of restarts) {
+          const own = ofPid(entries, stopped as number);
+          const sigterm = own.findIndex((e) => e.e === 'sigterm');
+          assert.ok(sigterm >= 0, `worker ${stopped} journaled its SIGTERM`);
+          assert.equal(own.at(-1)?.e, 'stopped', `worker ${stopped} returned from worker.run()`);
+          const ends = own.filter((e) => e.e === 'end');
+          assert.equal(ends.length, starts(own), `every stage attempt worker ${stopped} started ended in it`);
+          const aborted = ends.filter((e) => e.e === 'end' && e.type === 'AbortError').length;
+          assert.equal(aborted, 0, `no stage attempt of worker ${stopped} was aborted by its shutdown`);
+          const before = own.slice(0, sigterm);
+          drained.push(starts(before) - before.filter((e) => e.e === 'end').length);
+        }
+
+        const figures = {
+          messages: TOTAL,
+          workers: WORKERS,
+          restarts: restarts.length,
+          inFlightAtSigterm: drained,
+          pendingEffectsAtSigterm: restarts.map((r) => r.pendingEffectsAtSigterm),
+          outcomes,
+          stageAttempts: starts(entries),
+          sideEffects: claims.length,
+          duplicateDeliveries: duplicates.length,
+          lost: TOTAL - runs.size,
+        };
+        t.diagnostic(`rolling-restart figures: ${JSON.stringify(figures)}`);
+      },
+    );
+  },
+);
