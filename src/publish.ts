@@ -6,7 +6,7 @@ import { publishInputSchema } from './shared/envelope';
 import { formatIssues } from './shared/json';
 import type { Envelope, PublishInput } from './shared/envelope';
 import { DEFAULT_TASK_QUEUE, messageWorkflowId, PROCESS_MESSAGE_WORKFLOW } from './shared/names';
-import { DlqTopic } from './shared/search-attributes';
+import { DlqMessageId, DlqTopic } from './shared/search-attributes';
 import { jsonByteLength } from './shared/size';
 import type { ProcessMessageInput } from './shared/types';
 
@@ -77,7 +77,10 @@ export async function publish(
       args: [{ envelope } satisfies ProcessMessageInput],
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-      typedSearchAttributes: [{ key: DlqTopic, value: envelope.topic }],
+      typedSearchAttributes: [
+        { key: DlqTopic, value: envelope.topic },
+        { key: DlqMessageId, value: envelope.id },
+      ],
       staticSummary: `${envelope.topic} · ${envelope.id}`,
       staticDetails: [
         `**Topic** \`${envelope.topic}\` · **message** \`${envelope.id}\``,

@@ -14,7 +14,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { payloadToJSON } from '@temporalio/common/lib/proto-utils';
 import type { JSONPayload } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
-import { openTestEnv, uid, waitForStatus } from './helpers';
+import { openTestEnv, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
 import {
   AesGcmCodec,
@@ -34,6 +34,8 @@ import { publish } from '../src/publish';
 import { PermanentError } from '../src/shared/errors';
 import { stateQuery } from '../src/shared/definitions';
 import { messageWorkflowId } from '../src/shared/names';
+import { PARK_MEMO_KEY } from '../src/shared/park-memo';
+import type { ParkMemo } from '../src/shared/park-memo';
 
 const newKey = () => randomBytes(32).toString('base64');
 const utf8 = (b: Uint8Array | null | undefined) => Buffer.from(b ?? new Uint8Array()).toString('utf8');
@@ -248,6 +250,31 @@ describe('encryption against the real server, and the codec server', () => {
     assertEncryptedFailure(failed.activityTaskFailedEventAttributes!.failure!);
     // The state query answer is encrypted on the wire too: a client without the codec cannot read it.
     await assert.rejects(env.client.workflow.getHandle(workflowId).query(stateQuery));
+  });
+
+  it('keeps the park memo in visibility encrypted; the encrypting client reads it back', async () => {
+    const query = `WorkflowId = "${workflowId}" AND DlqStatus = "dead"`;
+    await waitFor('the parked message in visibility', async () =>
+      (await env.client.workflow.count(query)).count === 1 ? true : undefined,
+    );
+    const listed = await env.connection.workflowService.listWorkflowExecutions({
+      namespace: 'default',
+      query,
+    });
+    const raw = Buffer.from(
+      temporal.api.workflowservice.v1.ListWorkflowExecutionsResponse.encode(listed).finish(),
+    );
+    assert.equal(listed.executions?.length, 1);
+    const memo = listed.executions![0]!.memo!.fields![PARK_MEMO_KEY]!;
+    assert.equal(utf8(memo.metadata!.encoding), ENCRYPTED_ENCODING);
+    for (const needle of [secret, headerSecret, failureSecret])
+      assert.equal(raw.includes(needle), false, `the visibility listing holds "${needle}" in plaintext`);
+    const client = new Client({ connection: env.connection, dataConverter: dataConverterFromConfig(config) });
+    for await (const info of client.workflow.list({ query })) {
+      const decoded = info.memo?.[PARK_MEMO_KEY] as ParkMemo;
+      assert.ok(decoded.deadLetter.message.includes(failureSecret));
+      assert.equal((decoded.deadLetter.payload as { note: string }).note, secret);
+    }
   });
 
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>

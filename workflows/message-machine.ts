@@ -207,7 +207,8 @@ export function park(
       { key: DlqFingerprint, value: dl.fingerprint },
       { key: DlqAttempts, value: dl.attempts },
       { key: DlqParkCount, value: dl.parkCount },
-      { key: DlqParkedAt, value: new Date(context.nowMs) },
+      // Whole seconds: the visibility stores compare sub-second values differently (see DlqParkedAt).
+      { key: DlqParkedAt, value: new Date(Math.floor(context.nowMs / 1000) * 1000) },
     ],
   };
 }

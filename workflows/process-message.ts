@@ -16,13 +16,15 @@ import {
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { MessageActivities } from '../activities/message-activities';
 import { discardSignal, repairUpdate, retrySignal, stateQuery } from '../src/shared/definitions';
-import { DlqStatus } from '../src/shared/search-attributes';
+import { DlqMessageId, DlqStatus } from '../src/shared/search-attributes';
+import { PARK_MEMO_KEY, PARK_MEMO_PATCH, parkMemo } from '../src/shared/park-memo';
 import type {
   DlqStatusValue,
   MessageOutcome,
@@ -366,7 +368,11 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
       nowMs: now(),
       stageStartedAt,
     });
-    setStatus('dead', searchAttributes);
+    // A workflow that parked before the park memo existed replays without it (patched is false there).
+    if (patched(PARK_MEMO_PATCH)) {
+      setStatus('dead', [...searchAttributes, { key: DlqMessageId, value: dl.messageId }]);
+      upsertMemo({ [PARK_MEMO_KEY]: parkMemo(dl) });
+    } else setStatus('dead', searchAttributes);
     setCurrentDetails(explainDeadLetter(dl));
     log.warn('Message parked', {
       workflowId,

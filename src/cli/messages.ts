@@ -17,6 +17,7 @@ import {
   DlqAttempts,
   DlqErrorClass,
   DlqFingerprint,
+  DlqMessageId,
   DlqParkCount,
   DlqParkedAt,
   DlqReason,
@@ -25,6 +26,8 @@ import {
 } from '../shared/search-attributes';
 import type { AuditEntry, DeadLetter, MessageOutcome, MessageState } from '../shared/types';
 import { UserError } from './context';
+import { readParkMemo } from './park-memo';
+import type { ParkMemo } from '../shared/park-memo';
 
 /** gRPC status codes we tell apart (see grpc/status.proto). */
 const GRPC_INVALID_ARGUMENT = 3;
@@ -60,12 +63,20 @@ export interface MessageRow {
   attempts?: number;
   parkCount?: number;
   parkedAt?: string;
+  /** The last parking's error message and type, from the park memo (no query to the workflow). */
+  error?: string;
+  errorType?: string;
+  /**
+   * The park memo itself: absent for a message never parked or parked before memos. Not enumerable, so JSON
+   * output and row copies leave it out.
+   */
+  parkMemo?: ParkMemo;
 }
 
 export function rowFromInfo(
   info: Pick<
     WorkflowExecutionInfo,
-    'workflowId' | 'runId' | 'status' | 'taskQueue' | 'typedSearchAttributes'
+    'workflowId' | 'runId' | 'status' | 'taskQueue' | 'typedSearchAttributes' | 'memo'
   >,
 ): MessageRow {
   const sa = info.typedSearchAttributes;
@@ -90,6 +101,12 @@ export function rowFromInfo(
   set('attempts', sa.get(DlqAttempts));
   set('parkCount', sa.get(DlqParkCount));
   set('parkedAt', parkedAt?.toISOString());
+  const memo = readParkMemo(info);
+  if (memo) {
+    row.error = memo.deadLetter.message;
+    row.errorType = memo.deadLetter.errorType;
+    Object.defineProperty(row, 'parkMemo', { value: memo, enumerable: false });
+  }
   return row;
 }
 
@@ -132,7 +149,7 @@ export async function* listMessages(
 
 /**
  * Turns what the user typed into a workflow id: `msg:<topic>:<id>` as is; a bare message id with
- * `--topic`; otherwise a visibility scan of message workflows for that message id.
+ * `--topic`; otherwise one visibility lookup by the `DlqMessageId` search attribute.
  */
 export async function resolveWorkflowId(client: Client, idArg: string, topic?: string): Promise<string> {
   if (topic !== undefined) {
@@ -148,17 +165,16 @@ export async function resolveWorkflowId(client: Client, idArg: string, topic?: s
   if (!messageIdSchema.safeParse(idArg).success)
     throw new UserError(`${JSON.stringify(idArg)}: not a valid message or workflow id`);
   const matches = new Set<string>();
-  for await (const row of listMessages(client, `WorkflowType = "${PROCESS_MESSAGE_WORKFLOW}"`)) {
+  // One indexed lookup (DlqMessageId), never a scan of every message workflow.
+  for await (const row of listMessages(
+    client,
+    `WorkflowType = "${PROCESS_MESSAGE_WORKFLOW}" AND ${DlqMessageId.name} = "${idArg}"`,
+    6,
+  ))
     if (row.messageId === idArg) matches.add(row.workflowId);
-    if (matches.size > 5) break;
-  }
   if (matches.size === 0)
     throw new UserError(
-      `no message with id ${JSON.stringify(idArg)} was found; give its workflow id or --topic`,
-    );
-  if (matches.size > 1)
-    throw new UserError(
-      `message id ${JSON.stringify(idArg)} exists in several topics (${[...matches].join(', ')}); add --topic`,
+      `no message with id ${JSON.stringify(idArg)} was found by its ${DlqMessageId.name} search attribute; give its workflow id (msg:<topic>:<id>) or --topic (a message published before temporal-dlq set ${DlqMessageId.name}, and never parked since, is found only that way)`,
     );
   return [...matches][0]!;
 }
@@ -183,8 +199,12 @@ export interface MessageView {
   payloadKind?: 'current' | ShownPayload['kind'];
   deadLetter?: DeadLetter;
   audit: AuditEntry[];
-  /** Where the state came from; `attributes` means the workflow could not be asked (no worker). */
-  source: 'query' | 'result' | 'attributes';
+  /**
+   * Where the state came from. `memo` and `attributes` mean the workflow could not be asked (no worker
+   * answered): `memo` shows the dead letter of its last parking from the park memo, `attributes` only the
+   * search attributes.
+   */
+  source: 'query' | 'result' | 'memo' | 'attributes';
   row: MessageRow;
 }
 
@@ -235,12 +255,25 @@ export async function loadMessage(client: Client, workflowId: string): Promise<M
     ...(row.messageId !== undefined ? { messageId: row.messageId } : {}),
     row,
   };
-  const fromAttributes = (): MessageView => ({
-    ...base,
-    status: row.status ?? 'unknown',
-    audit: [],
-    source: 'attributes',
-  });
+  const fromAttributes = (): MessageView => {
+    const memo = row.parkMemo;
+    if (!memo) return { ...base, status: row.status ?? 'unknown', audit: [], source: 'attributes' };
+    const deadLetter = memo.deadLetter as DeadLetter;
+    return {
+      ...base,
+      status: row.status ?? 'unknown',
+      deadLetter,
+      ...(deadLetter.payload !== undefined
+        ? {
+            payload: deadLetter.payload,
+            payloadVersion: deadLetter.payloadVersion,
+            payloadKind: 'last-parking',
+          }
+        : {}),
+      audit: [],
+      source: 'memo',
+    };
+  };
   if (description.status.name === 'RUNNING') {
     try {
       const state: MessageState = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>

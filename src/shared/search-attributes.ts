@@ -14,8 +14,17 @@ export const DlqFingerprint = defineSearchAttributeKey('DlqFingerprint', SearchA
 export const DlqAttempts = defineSearchAttributeKey('DlqAttempts', SearchAttributeType.INT);
 /** How many times the message was parked (more than 1 means it was re-parked after a retry). */
 export const DlqParkCount = defineSearchAttributeKey('DlqParkCount', SearchAttributeType.INT);
-/** When the message was last parked. */
+/**
+ * When the message was last parked, in whole seconds (the dead letter's `parkedAt` keeps milliseconds). The
+ * dev server's SQLite compares these values as text and PostgreSQL as timestamps: with whole seconds on
+ * both sides and only `>=` and `<`, both count the same.
+ */
 export const DlqParkedAt = defineSearchAttributeKey('DlqParkedAt', SearchAttributeType.DATETIME);
+/**
+ * The message id without its topic (`dlq show <id>` finds a message by it). Set when the message is
+ * published, and when it parks for messages published before it existed.
+ */
+export const DlqMessageId = defineSearchAttributeKey('DlqMessageId', SearchAttributeType.KEYWORD);
 
 /** Every custom search attribute the project registers on the server, with its type. */
 export const ALL_SEARCH_ATTRIBUTES = [
@@ -27,4 +36,5 @@ export const ALL_SEARCH_ATTRIBUTES = [
   DlqAttempts,
   DlqParkCount,
   DlqParkedAt,
+  DlqMessageId,
 ] as const;

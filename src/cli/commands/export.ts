@@ -1,6 +1,9 @@
 /**
  * `dlq export`: streams dead letters with their payloads as JSONL or CSV, in bounded memory: one page
- * of the listing and a small window of state lookups at a time, written with backpressure.
+ * of the listing and a small window of lookups at a time, written with backpressure. A parked message is
+ * exported from its park memo (in the listing, no query); only one whose memo lacks the payload (too large
+ * for the memo, or parked before memos) is asked with a `state` query. Closed messages are read from their
+ * result (a history read, not a query).
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
@@ -13,6 +16,9 @@ import { UserError } from '../context';
 import { addFilterOptions, buildQuery } from '../filters';
 import type { FilterFlags } from '../filters';
 import { listMessages, loadMessage } from '../messages';
+import type { MessageRow } from '../messages';
+import { memoHasPayload } from '../park-memo';
+import type { ParkMemo } from '../../shared/park-memo';
 import { mapOrdered } from '../pacing';
 import { progress } from '../output';
 import type { DeadLetter } from '../../shared/types';
@@ -20,13 +26,19 @@ import type { DeadLetter } from '../../shared/types';
 interface ExportFlags extends FilterFlags {
   format: 'jsonl' | 'csv';
   out?: string;
+  queries: boolean;
+  fromWorkflows?: boolean;
 }
 
 /** One exported record: a JSONL line. */
 export interface ExportRecord {
   workflowId: string;
   status: string;
-  deadLetter?: DeadLetter;
+  /** `memo`: the park memo of the listing (no stack); `workflow`: the workflow's state or result. */
+  from: 'memo' | 'workflow';
+  /** Dead-letter fields the memo left out (see `src/shared/park-memo.ts`), when `from` is `memo`. */
+  omitted?: string[];
+  deadLetter?: Partial<DeadLetter>;
   /**
    * The payload shown by `dlq show`: a running message's current payload, a closed message's payload of its
    * last run (for outcomes recorded before that existed, the dead letter's). It differs from the dead
@@ -64,6 +76,8 @@ export const CSV_COLUMNS = [
   'payload',
   'headers',
   'details',
+  'from',
+  'omitted',
 ] as const;
 
 function csvRow(r: ExportRecord): Record<(typeof CSV_COLUMNS)[number], string | number | undefined> {
@@ -95,6 +109,8 @@ function csvRow(r: ExportRecord): Record<(typeof CSV_COLUMNS)[number], string | 
     payload: json(r.payload ?? dl?.payload),
     headers: json(dl?.headers),
     details: json(dl?.details),
+    from: r.from,
+    omitted: r.omitted?.join(' '),
   };
 }
 
@@ -112,11 +128,21 @@ export function register(program: Command, ctx: CliContext): void {
       new Option('--format <format>', 'output format').choices(['jsonl', 'csv']).makeOptionMandatory(),
     )
     .option('--out <file>', 'write to this file instead of stdout')
+    .option(
+      '--from-workflows',
+      'ask every running workflow for its state (a query each) instead of reading park memos',
+    )
+    .option(
+      '--no-queries',
+      'never query a workflow: a parked message whose memo lacks the payload is exported without it',
+    )
     .addHelpText(
       'after',
       '\nStatus defaults to dead. Examples:\n  dlq export --format jsonl --out dead.jsonl\n  dlq export --topic orders --format csv > orders.csv',
     )
     .action(async (flags: ExportFlags) => {
+      if (flags.fromWorkflows && !flags.queries)
+        throw new UserError('--from-workflows asks every workflow; it cannot be combined with --no-queries');
       const query = buildQuery(flags, { defaultStatus: 'dead' });
       const client = await ctx.client();
       const out: Writable = flags.out ? createWriteStream(flags.out) : process.stdout;
@@ -139,15 +165,48 @@ export function register(program: Command, ctx: CliContext): void {
         : undefined;
       csv?.pipe(out, { end: false });
       let count = 0;
-      const records = mapOrdered(listMessages(client, query), 8, async (row): Promise<ExportRecord> => {
+      let queried = 0;
+      const fromWorkflow = async (row: MessageRow): Promise<ExportRecord> => {
+        if (row.executionStatus === 'RUNNING') queried++;
         const view = await loadMessage(client, row.workflowId);
         return {
           workflowId: view.workflowId,
           status: view.status,
+          from: 'workflow',
           ...(view.deadLetter ? { deadLetter: view.deadLetter } : {}),
           ...(view.payload !== undefined
             ? { payload: view.payload, payloadVersion: view.payloadVersion }
             : {}),
+        };
+      };
+      const fromMemo = (row: MessageRow, memo: ParkMemo): ExportRecord => {
+        const dl = memo.deadLetter;
+        return {
+          workflowId: row.workflowId,
+          status: 'dead',
+          from: 'memo',
+          omitted: memo.omitted,
+          deadLetter: dl,
+          ...(dl.payload !== undefined ? { payload: dl.payload, payloadVersion: dl.payloadVersion } : {}),
+        };
+      };
+      const records = mapOrdered(listMessages(client, query), 8, async (row): Promise<ExportRecord> => {
+        // A closed message is read from its result: a history read, not a query.
+        if (row.executionStatus !== 'RUNNING') return fromWorkflow(row);
+        const memo = row.parkMemo;
+        const memoServes =
+          !flags.fromWorkflows &&
+          memo !== undefined &&
+          row.status === 'dead' &&
+          (memoHasPayload(memo) || !flags.queries);
+        if (memoServes) return fromMemo(row, memo);
+        if (flags.queries) return fromWorkflow(row);
+        // --no-queries, and no memo to read (parked before memos, or not parked now).
+        return {
+          workflowId: row.workflowId,
+          status: row.status ?? 'unknown',
+          from: 'memo',
+          omitted: ['dead-letter'],
         };
       });
       for await (const record of records) {
@@ -168,6 +227,8 @@ export function register(program: Command, ctx: CliContext): void {
         out.end();
         await closed;
       }
-      ctx.warn(`exported ${count} message(s) matching ${query}${flags.out ? ` to ${flags.out}` : ''}`);
+      ctx.warn(
+        `exported ${count} message(s) matching ${query}${flags.out ? ` to ${flags.out}` : ''}; ${queried} workflow quer${queried === 1 ? 'y' : 'ies'}`,
+      );
     });
 }

@@ -17,15 +17,18 @@ interface ListFlags extends FilterFlags {
   errors: boolean;
 }
 
-interface ListedMessage extends MessageRow {
-  error?: string;
-}
-
-/** Adds the dead letter's error message (asks the workflow; blank when it cannot answer). */
-async function withError(client: Client, row: MessageRow): Promise<ListedMessage> {
+/**
+ * Adds the error message of a row parked before park memos (asks the workflow; blank when it cannot
+ * answer). Rows with a memo already carry it, and rows never parked have none: neither is asked.
+ */
+async function withError(client: Client, row: MessageRow, asked: { n: number }): Promise<MessageRow> {
+  if (row.error !== undefined || row.status === undefined) return row;
+  asked.n++;
   try {
     const view = await loadMessage(client, row.workflowId);
-    return view.deadLetter ? { ...row, error: view.deadLetter.message } : row;
+    return view.deadLetter
+      ? { ...row, error: view.deadLetter.message, errorType: view.deadLetter.errorType }
+      : row;
   } catch {
     return row;
   }
@@ -39,7 +42,10 @@ export function register(program: Command, ctx: CliContext): void {
     );
   addFilterOptions(command, { withStatus: true })
     .option('--limit <n>', 'at most this many rows', '100')
-    .option('--no-errors', 'do not ask each workflow for its error message (faster)')
+    .option(
+      '--no-errors',
+      'never ask a workflow for its error message (only rows parked before park memos need it; they show none)',
+    )
     .option('--json', 'machine output')
     .addHelpText(
       'after',
@@ -50,12 +56,13 @@ export function register(program: Command, ctx: CliContext): void {
       const query = buildQuery(flags, { defaultStatus: 'dead' });
       const client = await ctx.client();
       const total = await countMessages(client, query);
-      const rows: ListedMessage[] = [];
+      const rows: MessageRow[] = [];
+      const asked = { n: 0 };
       const listed = listMessages(client, query, limit);
-      const source = flags.errors ? mapOrdered(listed, 16, (row) => withError(client, row)) : listed;
+      const source = flags.errors ? mapOrdered(listed, 16, (row) => withError(client, row, asked)) : listed;
       for await (const row of source) rows.push(row);
       if (flags.json) {
-        ctx.json({ query, total, messages: rows });
+        ctx.json({ query, total, messages: rows, workflowQueries: asked.n });
         return;
       }
       if (rows.length === 0) {
@@ -80,6 +87,10 @@ export function register(program: Command, ctx: CliContext): void {
       );
       const cfg = ctx.config();
       ctx.print(`${rows.length} shown of ${total} matching (counts are eventually consistent)`);
+      if (asked.n > 0)
+        ctx.print(
+          `${asked.n} row(s) parked before park memos: their workflows were asked for the error (--no-errors skips that)`,
+        );
       ctx.print(`Web UI: ${uiListUrl(uiBase(cfg), cfg.TEMPORAL_NAMESPACE, query)}`);
     });
 }

@@ -25,7 +25,7 @@ export function register(program: Command, ctx: CliContext): void {
     .description('Show a message: its dead letter, current payload, audit trail and Web UI link')
     .argument(
       '<id>',
-      'workflow id (msg:<topic>:<id>), or a message id (with --topic, or found by a visibility scan)',
+      'workflow id (msg:<topic>:<id>), or a message id (with --topic, or found by its DlqMessageId search attribute)',
     )
     .option('--topic <topic>', 'topic of a bare message id')
     .option('--json', 'machine output')
@@ -44,12 +44,14 @@ export function register(program: Command, ctx: CliContext): void {
       ctx.print(
         `${paint(ctx, 'bold', workflowId)}  ${paint(ctx, view.status === 'dead' ? 'red' : 'green', view.status)}`,
       );
-      if (view.source === 'attributes')
+      if (view.source === 'attributes' || view.source === 'memo')
         ctx.print(
           paint(
             ctx,
             'yellow',
-            'The workflow did not answer the state query (is a worker running?); showing search attributes only.',
+            view.source === 'memo'
+              ? 'The workflow did not answer the state query (is a worker running?); showing the dead letter kept in its memo when it parked (no stack, no audit trail).'
+              : 'The workflow did not answer the state query (is a worker running?); showing search attributes only.',
           ),
         );
       if (dl) {
