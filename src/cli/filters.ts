@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { ERROR_CLASSES } from '../shared/errors';
 import { DLQ_STATUS_VALUES } from '../shared/types';
 import type { DlqStatusValue } from '../shared/types';
-import { statusQuery } from '../shared/queries';
+import { statusQuery, wholeSecondLiteral } from '../shared/queries';
 import { TOPIC_PATTERN } from '../shared/json';
 import { DURATION_HINT, parseDuration } from '../shared/duration';
 import { PROCESS_MESSAGE_WORKFLOW } from '../shared/names';
@@ -130,7 +130,7 @@ export function buildQuery(
     const ms = parseDuration(flags.olderThan);
     if (ms === undefined || ms <= 0)
       throw new UserError(`--older-than ${JSON.stringify(flags.olderThan)}: must be ${DURATION_HINT}`);
-    parts.push(`${DlqParkedAt.name} < ${quote(new Date(now.getTime() - ms).toISOString())}`);
+    parts.push(`${DlqParkedAt.name} < ${quote(wholeSecondLiteral(now.getTime() - ms, 'ceil'))}`);
   }
   if (flags.query !== undefined) parts.push(`(${checkRawQuery(flags.query)})`);
   return parts.join(' AND ');

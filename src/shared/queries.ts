@@ -23,3 +23,15 @@ export function statusQuery(status: DlqStatusValue): string {
 
 /** The parked messages: `DlqStatus = "dead" AND ExecutionStatus = "Running"`. */
 export const PARKED_QUERY = statusQuery('dead');
+
+/**
+ * A visibility datetime literal on a whole second, rounded up (`ceil`) or down (`floor`). `DlqParkedAt` holds
+ * whole seconds, and the dev server's SQLite compares datetimes as text while PostgreSQL compares them as
+ * times: a fractional literal against a whole-second value can compare differently on the two. With both
+ * sides whole seconds and only `<` and `>=`, they agree. For whole-second values `p`, `p < t` is
+ * `p < ceil(t)` and `p >= t` is `p >= ceil(t)`.
+ */
+export function wholeSecondLiteral(ms: number, round: 'ceil' | 'floor'): string {
+  const seconds = round === 'ceil' ? Math.ceil(ms / 1000) : Math.floor(ms / 1000);
+  return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
+}
