@@ -30,8 +30,9 @@ import { checkPostgres, postgresFromEnv, startProductionServer } from '../src/pr
 
 /**
  * The files that also run on the production server: the message lifecycle, analytics (visibility counts
- * and schedules), the CLI, worker crashes and poison messages, the core's reliability cases, and a rolling
- * restart of several workers (which runs on this tier only, and skips itself on the dev tier). The
+ * and schedules), the CLI and its reads from park memos, worker crashes and poison messages, the core's
+ * reliability cases, and a rolling restart of several workers (which runs on this tier only, and skips
+ * itself on the dev tier). The
  * others stay dev-only: they start servers of their own (guards' continue-as-new, server restarts,
  * upgrades), drive the dev server's Web UI (browser tests), or test no server behaviour (unit, lint, docs).
  */
@@ -41,6 +42,7 @@ const PRODUCTION_FILES = [
   'core-reliability.test.ts',
   'crash.test.ts',
   'lifecycle.test.ts',
+  'park-memo.test.ts',
   'poison.test.ts',
   'rolling-restart.test.ts',
 ];
