@@ -228,6 +228,16 @@ describe('park memo', () => {
       assert.equal(view.source, 'memo');
       assert.deepEqual(view.deadLetter, withoutStack(states.get(id)!.deadLetter!));
     }
+    // The same message id in two topics: the lookup finds both and asks for --topic.
+    const twice = `twice-${uid()}`;
+    for (const topic of [TOPIC, LONG])
+      await publish(env.client, { id: twice, topic, payload: {} }, { taskQueue: env.taskQueue });
+    await waitFor('both messages in visibility', async () =>
+      (await env.client.workflow.count(`DlqMessageId = "${twice}"`)).count === 2 ? true : undefined,
+    );
+    const ambiguous = await dlq('show', twice);
+    assert.equal(ambiguous.code, 1);
+    assert.match(ambiguous.err, new RegExp(`message id "${twice}" exists in several topics .*; add --topic`));
     const unknown = await dlq('show', `never-${uid()}`);
     assert.equal(unknown.code, 1);
     assert.match(unknown.err, /no message with id .* DlqMessageId/);

@@ -176,6 +176,10 @@ export async function resolveWorkflowId(client: Client, idArg: string, topic?: s
     throw new UserError(
       `no message with id ${JSON.stringify(idArg)} was found by its ${DlqMessageId.name} search attribute; give its workflow id (msg:<topic>:<id>) or --topic (a message published before temporal-dlq set ${DlqMessageId.name}, and never parked since, is found only that way)`,
     );
+  if (matches.size > 1)
+    throw new UserError(
+      `message id ${JSON.stringify(idArg)} exists in several topics (${[...matches].join(', ')}); add --topic`,
+    );
   return [...matches][0]!;
 }
 
