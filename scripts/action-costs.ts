@@ -43,10 +43,11 @@ import { messageWorkflowId } from '../src/shared/names';
 import { ensureTemporalCli } from '../src/temporal-cli';
 import { createWorker } from '../src/worker';
 import {
-  billedFromMetric,
   eventTypeName,
+  expectedMetricTotal,
   historyActions,
   metricDelta,
+  metricTotal,
   notInHistory,
   parseActionMetric,
 } from './billable-actions';
@@ -105,8 +106,10 @@ interface PathCost {
   notInHistory: Record<string, number>;
   /** History actions + those not in history. */
   total: number;
-  /** The metric's own total, billed the page's way (a cross-check; it has no local-activity retries). */
+  /** The metric's own total (markers batched): a cross-check, see `expectedMetricTotal`. */
   metricTotal: number;
+  /** Whether the metric's total is what the history and the metric's extras explain. */
+  agrees: boolean;
 }
 
 interface OperatorCost {
@@ -282,6 +285,7 @@ async function main(): Promise<void> {
       const events = await historyOf(workflowId);
       const history = historyActions(events);
       const extra = notInHistory(metric);
+      const extraTotal = Object.values(extra).reduce((a, b) => a + b, 0);
       const description = await client.workflow.getHandle(workflowId).describe();
       const cost: PathCost = {
         path,
@@ -290,11 +294,14 @@ async function main(): Promise<void> {
         history,
         metric,
         notInHistory: extra,
-        total: history.total + Object.values(extra).reduce((a, b) => a + b, 0),
-        metricTotal: billedFromMetric(metric),
+        total: history.total + extraTotal,
+        metricTotal: metricTotal(metric),
+        agrees: metricTotal(metric) === expectedMetricTotal(history, extraTotal),
       };
       costs.push(cost);
-      log(`${path}: ${cost.total} actions (${history.events} events; metric ${cost.metricTotal})`);
+      log(
+        `${path}: ${cost.total} actions (${history.events} events; metric ${cost.metricTotal}, ${cost.agrees ? 'agrees' : 'DOES NOT AGREE'})`,
+      );
     }
 
     // Operator reads: a listing of `rows` parked messages, and `dlq show` by message id and by workflow id.
@@ -314,8 +321,8 @@ async function main(): Promise<void> {
       const before = await settledMetric();
       expectExit(command, await cli(argv));
       const metric = metricDelta(before, await settledMetric());
-      operator.push({ command, metric, total: billedFromMetric(metric) });
-      log(`${command}: ${billedFromMetric(metric)} actions ${JSON.stringify(metric)}`);
+      operator.push({ command, metric, total: metricTotal(metric) });
+      log(`${command}: ${metricTotal(metric)} actions ${JSON.stringify(metric)}`);
     }
 
     const info = await connection.workflowService.getSystemInfo({});
@@ -359,11 +366,17 @@ function renderTable(costs: PathCost[], operator: OperatorCost[]): string {
       .map(([k, v]) => `${k} ${v}`)
       .join(', ') || '–';
   const lines = [
-    '| Path | Actions | From the history | Not in the history (metric) | Metric total | Events | Free events of note |',
-    '| ---- | ------: | ---------------- | --------------------------- | -----------: | -----: | ------------------- |',
+    '| Path | Actions | From the history | Not in the history (metric) | Server metric | Events | Not billed, of note |',
+    '| ---- | ------: | ---------------- | --------------------------- | ------------: | -----: | ------------------- |',
     ...costs.map(
       (c) =>
-        `| ${c.path} (${c.status}) | **${c.total}** | ${fmt(c.history.byAction)} | ${fmt(c.notInHistory)} | ${c.metricTotal} | ${c.history.events} | ${fmt(c.history.unlisted)} |`,
+        `| ${c.path} (${c.status}) | **${c.total}** | ${fmt(c.history.byAction)} | ${fmt(c.notInHistory)} | ${c.metricTotal}${c.agrees ? '' : ' (does not agree)'} | ${c.history.events} | ${fmt(
+          Object.fromEntries(
+            Object.entries(c.history.free).filter(
+              ([k]) => k in c.history.unlisted || k.includes('TemporalChangeVersion'),
+            ),
+          ),
+        )} |`,
     ),
     '',
     '| Operator command | Actions | Metric by type |',

@@ -8,10 +8,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { temporal } from '@temporalio/proto';
 import {
-  billedFromMetric,
   eventTypeName,
+  expectedMetricTotal,
   historyActions,
   metricDelta,
+  metricTotal,
   notInHistory,
   parseActionMetric,
 } from '../scripts/billable-actions';
@@ -58,27 +59,36 @@ describe('billable actions of a history', () => {
     assert.equal(actions.total, 8);
   });
 
-  it('activity retries from the attempt of ActivityTaskStarted, local retries from the metering metadata', () => {
+  it('activity retries from ActivityTaskStarted, local retries from the metering metadata, patch upserts free', () => {
     const events: HistoryEvent[] = [
-      { eventId: 1, eventType: temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED },
+      { eventType: temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED },
       {
-        eventId: 4,
         eventType: temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
         workflowTaskCompletedEventAttributes: {
           meteringMetadata: { nonfirstLocalActivityExecutionAttempts: 2 },
         },
       },
-      { eventId: 5, eventType: temporal.api.enums.v1.EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED },
+      { eventType: temporal.api.enums.v1.EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED },
       {
-        eventId: 6,
         eventType: temporal.api.enums.v1.EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED,
         activityTaskStartedEventAttributes: { attempt: 5 },
       },
       {
-        eventId: 7,
         eventType: temporal.api.enums.v1.EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED,
       },
-      { eventId: 8, eventType: temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED },
+      { eventType: temporal.api.enums.v1.EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED },
+      {
+        eventType: temporal.api.enums.v1.EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+        upsertWorkflowSearchAttributesEventAttributes: {
+          searchAttributes: { indexedFields: { TemporalChangeVersion: { data: new Uint8Array() } } },
+        },
+      },
+      {
+        eventType: temporal.api.enums.v1.EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
+        upsertWorkflowSearchAttributesEventAttributes: {
+          searchAttributes: { indexedFields: { DlqStatus: { data: new Uint8Array() } } },
+        },
+      },
     ];
     const actions = historyActions(events);
     assert.deepEqual(actions.byAction, {
@@ -87,9 +97,13 @@ describe('billable actions of a history', () => {
       'Schedule Activity': 1,
       'Retry Activity': 4,
       'Start Child Workflow': 2,
+      'Upsert Workflow Search Attributes': 1,
     });
-    assert.equal(actions.total, 10);
+    assert.equal(actions.total, 11);
     assert.deepEqual(actions.unlisted, { WorkflowPropertiesModified: 1 });
+    assert.equal(actions.free['UpsertWorkflowSearchAttributes (TemporalChangeVersion only)'], 1);
+    // The server's metric counts the memo and the TemporalChangeVersion upsert, not the local retries.
+    assert.equal(expectedMetricTotal(actions, 3), 11 + 3 + 1 + 1 - 2);
     assert.equal(eventTypeName(events[5]!), 'WorkflowPropertiesModified');
   });
 });
@@ -106,7 +120,7 @@ describe("the server's action metric", () => {
       `action{action_type="grpc_StartWorkflowExecution",namespace="temporal_system",operation="StartWorkflowExecution",service_name="frontend"} 7`,
     ].join('\n');
 
-  it('is read by action type for one namespace, and billed with markers batched and memo upserts free', () => {
+  it('is read by action type for one namespace, with markers counted once per workflow task', () => {
     const delta = metricDelta(
       parseActionMetric(sample(1), 'default'),
       parseActionMetric(sample(3), 'default'),
@@ -118,7 +132,7 @@ describe("the server's action metric", () => {
       command_ModifyWorkflowProperties: 2,
       grpc_QueryWorkflow: 6,
     });
-    assert.equal(billedFromMetric(delta), 10);
+    assert.equal(metricTotal(delta), 12);
     assert.deepEqual(notInHistory(delta), { grpc_QueryWorkflow: 6 });
   });
 });
