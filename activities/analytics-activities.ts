@@ -2,7 +2,7 @@
  * Activities of the analytics workflow: the visibility snapshot, the pino alert log (always), and the
  * webhook delivery (Temporal retries it). They need a Client for visibility queries.
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Logger as PinoLogger } from 'pino';
 import { z } from 'zod';
@@ -10,6 +10,8 @@ import { analyticsConfigSchema } from '../src/shared/analytics-config';
 import type { DlqSnapshot, LogAlertsInput, SnapshotInput, WebhookInput } from '../src/shared/analytics';
 import { formatIssues } from '../src/shared/json';
 import { computeSnapshot } from '../src/analytics/snapshot';
+import { VisibilityRateLimitedError } from '../src/analytics/visibility-budget';
+import { MAX_CARRIED_BUCKETS } from '../src/shared/alert-rules';
 import { postWebhook, WebhookStatusError } from '../src/analytics/webhook';
 import type { WebhookOptions } from '../src/analytics/webhook';
 
@@ -29,7 +31,24 @@ export interface AnalyticsActivityDeps {
 const snapshotInputSchema = z.object({
   config: analyticsConfigSchema,
   since: z.iso.datetime().optional(),
+  // Checked on its own below: a carried trend that does not fit is dropped (first-run behaviour), never fatal.
+  previous: z.unknown().optional(),
 });
+
+const bucketSchema = z.object({
+  start: z.iso.datetime(),
+  parks: z.number().int().min(0).nullable(),
+});
+const carriedTrendSchema = z.object({
+  windowEnd: z.iso.datetime(),
+  hourly: z.array(bucketSchema).max(MAX_CARRIED_BUCKETS),
+  daily: z.array(bucketSchema).max(MAX_CARRIED_BUCKETS),
+});
+
+/** Failure type of a snapshot whose essential visibility calls stayed rate-limited: retried by Temporal. */
+export const VISIBILITY_RATE_LIMITED = 'VisibilityRateLimited';
+/** Rate-limit back-off stops this long before the activity's start-to-close timeout. */
+const DEADLINE_MARGIN_MS = 10_000;
 
 const notificationSchema = z
   .object({
@@ -55,12 +74,36 @@ function invalid(what: string, issues: z.core.$ZodIssue[]): ApplicationFailure {
 export function createAnalyticsActivities(deps: AnalyticsActivityDeps) {
   const log = deps.logger.child({ component: 'dlq-analytics' });
 
-  /** Counts and bounded listings over visibility; see src/analytics/snapshot.ts. */
+  /**
+   * Counts and one bounded listing over visibility, within the run's visibility budget; see
+   * src/analytics/snapshot.ts. Rate limits are waited out (heartbeating) until shortly before the
+   * start-to-close timeout.
+   */
   async function computeDlqSnapshot(input: SnapshotInput): Promise<DlqSnapshot> {
     const parsed = snapshotInputSchema.safeParse(input);
     if (!parsed.success) throw invalid('snapshot input', parsed.error.issues);
+    const carried =
+      parsed.data.previous === undefined ? undefined : carriedTrendSchema.safeParse(parsed.data.previous);
+    if (carried && !carried.success)
+      log.warn(
+        { problems: formatIssues(carried.error.issues) },
+        'The previous analytics result carries a trend of another shape: counting it afresh',
+      );
+    const context = Context.current();
     const client = await deps.client();
-    return computeSnapshot(client, parsed.data.config, parsed.data.since ? { since: parsed.data.since } : {});
+    try {
+      return await computeSnapshot(client, parsed.data.config, {
+        ...(carried?.success ? { previous: carried.data } : {}),
+        ...(parsed.data.since ? { since: parsed.data.since } : {}),
+        deadline: Date.now() + context.info.startToCloseTimeoutMs - DEADLINE_MARGIN_MS,
+        signal: context.cancellationSignal,
+        onBackoff: (delayMs) => context.heartbeat({ backoffMs: delayMs }),
+      });
+    } catch (err) {
+      if (err instanceof VisibilityRateLimitedError)
+        throw ApplicationFailure.create({ type: VISIBILITY_RATE_LIMITED, message: err.message });
+      throw err;
+    }
   }
 
   /** One structured pino line per alert. Undelivered ones are logged at error level. */

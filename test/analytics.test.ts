@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ScheduleOverlapPolicy } from '@temporalio/client';
+import { Client, Connection, ScheduleOverlapPolicy } from '@temporalio/client';
 import { z } from 'zod';
 import { openTestEnv, recordHistory, runCliCaptured, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
@@ -23,6 +23,12 @@ import { messageWorkflowId } from '../src/shared/names';
 import type { AnalyticsConfigInput, AnalyticsResult } from '../src/shared/analytics';
 import { ensureAnalyticsSchedule, getAnalyticsSettings } from '../src/analytics/schedule';
 import { signBody } from '../src/analytics/webhook';
+import { computeSnapshot, scopeQuery } from '../src/analytics/snapshot';
+import { HOUR, DAY, parkedAtWindow } from '../src/analytics/trend';
+import { analyticsConfigSchema } from '../src/shared/analytics-config';
+import type { DlqSnapshot } from '../src/shared/analytics';
+import { startParked, terminateAll, visibilityCountingClient } from './parked-fixtures';
+import type { ParkedFixture } from './parked-fixtures';
 
 const T = uid();
 const TOPIC = {
@@ -40,6 +46,11 @@ const inList = (...topics: string[]) => `DlqTopic IN (${topics.map((t) => `'${t}
 
 let env: TestEnv;
 const schedules: string[] = [];
+/** Parked-looking fixtures (test/parked-fixtures.ts), terminated at the end. */
+const fixtures: string[] = [];
+const NO_WORKER = `no-worker-${T}`;
+const TIER = process.env.DLQ_TEST_TIER ?? 'dev';
+const iso = (ms: number) => new Date(ms).toISOString();
 
 // ---- a local webhook receiver --------------------------------------------------------------------
 interface Received {
@@ -131,6 +142,18 @@ async function settle(query: string, n: number): Promise<void> {
   });
 }
 
+/**
+ * Waits until the runs' window (now minus the default settle lag, 5 s) has passed every park made so far:
+ * a run counts parks up to that window end, and the next one counts what came after.
+ */
+async function pastSettleLag(): Promise<void> {
+  const parkedBy = Date.now();
+  await waitFor('the settle lag to pass the last park', () =>
+    Promise.resolve(Date.now() - SETTLE_LAG_MS > parkedBy + 1000 ? true : undefined),
+  );
+}
+const SETTLE_LAG_MS = 5000;
+
 // ---- schedules -----------------------------------------------------------------------------------
 async function schedule(name: string, config: AnalyticsConfigInput): Promise<string> {
   const scheduleId = `dlq-analytics-test-${name}-${T}`;
@@ -188,6 +211,7 @@ before(async () => {
 });
 
 after(async () => {
+  await terminateAll(env.client, fixtures);
   for (const id of schedules)
     await env.client.schedule
       .getHandle(id)
@@ -240,6 +264,7 @@ describe('analytics from visibility', () => {
     await settle(`${inList(...seeded)} AND DlqStatus = 'recovered'`, 2);
     await settle(`${inList(...seeded)} AND DlqStatus = 'discarded'`, 1);
     await settle(`${inList(...seeded)} AND DlqStatus = 'dead' AND DlqParkCount > 1`, 1);
+    await pastSettleLag();
   });
 
   it('reports exact totals, breakdowns, oldest, groups and re-queue success; inflow on the next run', async () => {
@@ -277,18 +302,21 @@ describe('analytics from visibility', () => {
     assert.deepEqual(s.attemptsDistribution, { '1': 7, '2': 1 });
     assert.equal(s.oldest?.workflowId, oldestId);
     assert.ok(s.oldest.ageMs >= 0);
-    // Every message that ever parked has its last park in the last hour and day (11 = 8 + 2 + 1).
-    assert.equal(
-      s.hourly.reduce((a, b) => a + b.parks, 0),
-      11,
-    );
+    // Every message that ever parked has its last park in the last hour and day (11 = 8 + 2 + 1). A first
+    // run knows no bucket: it counts them with the budget it has left (all of them here).
+    const sumOf = (buckets: Array<{ parks: number | null }>) =>
+      buckets.reduce((a, b) => a + (b.parks ?? Number.NaN), 0);
+    assert.equal(sumOf(s.hourly), 11);
     assert.equal(s.hourly.length, 24);
-    assert.equal(
-      s.daily.reduce((a, b) => a + b.parks, 0),
-      11,
-    );
+    assert.equal(sumOf(s.daily), 11);
+    assert.deepEqual([s.trend?.unknownHours, s.trend?.unknownDays], [0, 0]);
     assert.equal(s.inflow, null);
     assert.equal(first.growth, null);
+    // The listing held every parked message: everything above came from it, exactly, within the budget.
+    assert.deepEqual(s.listing, { listed: 8, complete: true });
+    assert.deepEqual(s.coverage?.sampled, []);
+    assert.deepEqual(s.coverage?.notCounted, []);
+    assert.ok(s.serverCalls <= 20, `${s.serverCalls} visibility calls`);
     // Failure groups: one per topic here (same failure within a topic), counted exactly.
     const groups = Object.fromEntries(s.topGroups.map((g) => [g.topic, g]));
     assert.deepEqual(Object.fromEntries(Object.entries(groups).map(([t, g]) => [t, g.count])), {
@@ -306,8 +334,20 @@ describe('analytics from visibility', () => {
     // One more park: the next run sees inflow 1 and growth +1.
     await park(TOPIC.gone, 'g3');
     await settle(`${inList(...seeded)} AND DlqStatus = 'dead'`, 9);
+    await pastSettleLag();
     const second = await runOnce(id);
-    assert.deepEqual(second.snapshot.inflow, { since: first.computedAt, parks: 1 });
+    // Inflow runs from the first run's window end to this one's; the trend adds it to the carried buckets,
+    // so this run counts nothing else for it.
+    assert.deepEqual(second.snapshot.inflow, {
+      since: s.trend?.windowEnd,
+      until: second.snapshot.trend?.windowEnd,
+      parks: 1,
+    });
+    assert.equal(sumOf(second.snapshot.hourly), 12);
+    assert.equal(sumOf(second.snapshot.daily), 12);
+    assert.equal(second.snapshot.trend?.backfilled, 0);
+    // One list page, four resolved/retrying counts, one or two inflow counts.
+    assert.ok(second.snapshot.serverCalls <= 7, `${second.snapshot.serverCalls} visibility calls`);
     assert.equal(second.growth, 1);
     assert.equal(second.snapshot.topGroups[0]?.topic, TOPIC.gone);
     assert.equal(second.snapshot.topGroups[0]?.count, 3);
@@ -318,6 +358,9 @@ describe('analytics from visibility', () => {
     const onDemand = JSON.parse(stats.out) as AnalyticsResult;
     assert.equal(onDemand.snapshot.parked.total, 9);
     assert.deepEqual(onDemand.snapshot.parked.byTopic, second.snapshot.parked.byTopic);
+    // It carries the schedule's last trend, as the next scheduled run would.
+    assert.equal(onDemand.snapshot.inflow?.since, second.snapshot.trend?.windowEnd);
+    assert.equal(sumOf(onDemand.snapshot.hourly), 12);
     const table = await dlq(id, 'stats');
     assert.equal(table.code, 0, table.err);
     assert.match(table.out, /re-queue success rate\s*│?\s*66\.7%/);
@@ -516,4 +559,169 @@ describe('settings', () => {
     for await (const s of env.client.schedule.list()) if (s.scheduleId === scheduleId) ids.push(s.scheduleId);
     assert.deepEqual(ids, [scheduleId]);
   });
+});
+
+describe('one visibility dialect', () => {
+  it('DlqParkedAt windows count the same on both stores, at and around a whole second', async () => {
+    // SQLite visibility (dev) compares a stored value equal to the literal as greater; PostgreSQL compares
+    // times. Windows built with whole-second literals, `>=` and `<` only, agree on both.
+    const topic = `an-dialect-${T}`;
+    let H = Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR; // a whole hour, in the past
+    if (H % DAY === 0) H -= HOUR; // not midnight: the day started before it
+    const offsets = [-1000, -500, 0, 500, 1000, 1500, 2000];
+    fixtures.push(
+      ...(await startParked(
+        env.client,
+        topic,
+        NO_WORKER,
+        offsets.map((o, i) => ({ id: `d${i}`, parkedAt: H + o })),
+      )),
+    );
+    await settle(`DlqTopic = '${topic}' AND DlqStatus = 'dead'`, offsets.length);
+    const config = analyticsConfigSchema.parse({ filter: inList(topic), topics: [topic], settleLag: '1s' });
+    const count = async (window: string) =>
+      (await env.client.workflow.count(`${scopeQuery(config)} AND ${window}`)).count;
+    assert.equal(await count(parkedAtWindow(H, H + 1000)), 2, '[H, H+1s): H and H+0.5s');
+    assert.equal(await count(parkedAtWindow(undefined, H)), 2, '< H: H-1s and H-0.5s');
+    assert.equal(await count(parkedAtWindow(H + 1000, undefined)), 3, '>= H+1s: H+1s, H+1.5s, H+2s');
+
+    // A run whose previous one ended at H: inflow and the carried hour are [H, H+2s); the hour before and
+    // the day are counted afresh (backfill), up to the window end.
+    const s = await computeSnapshot(env.client, config, {
+      now: new Date(H + 3000),
+      previous: { windowEnd: iso(H), hourly: [], daily: [] },
+    });
+    assert.deepEqual(s.inflow, { since: iso(H), until: iso(H + 2000), parks: 4 });
+    assert.deepEqual(s.hourly.slice(-2), [
+      { start: iso(H - HOUR), parks: 2 },
+      { start: iso(H), parks: 4 },
+    ]);
+    assert.equal(s.daily.at(-1)?.parks, 6);
+    assert.equal(s.oldest?.workflowId, messageWorkflowId(topic, 'd0'));
+    assert.equal(s.parked.total, offsets.length);
+  });
+});
+
+describe('a visibility budget at more parked messages than one list page', () => {
+  const topic = `an-many-${T}`;
+  const N = 1100;
+  const now = Date.now();
+  const REASONS = ['HTTP_404', 'HTTP_410', 'UPSTREAM_DOWN'];
+  // Started oldest park first: the first list page (the latest starts) misses the oldest 100.
+  const seeded: ParkedFixture[] = Array.from({ length: N }, (_, k) => {
+    const i = N - 1 - k;
+    const security = i % 10 === 0;
+    const reason = security ? 'HTTP_401' : REASONS[i % 3]!;
+    const errorClass = security ? 'security' : 'permanent';
+    return {
+      id: `m${i}`,
+      // Whole seconds, one every 2 minutes back from now; the oldest three days ago.
+      parkedAt: Math.floor((i === N - 1 ? now - 3 * DAY : now - 60_000 - i * 120_000) / 1000) * 1000,
+      errorClass,
+      reason,
+      fingerprint: `fp-${errorClass}-${reason}`,
+      attempts: 1 + (i % 3),
+      parkCount: i % 50 === 0 ? 2 : 1,
+    };
+  });
+  const expected = {
+    byClass: { temporary: 0, permanent: 990, validation: 0, timeout: 0, security: 110 },
+    byReason: Object.fromEntries(
+      ['HTTP_401', ...REASONS].map((r) => [r, seeded.filter((f) => f.reason === r).length]),
+    ),
+    groups: Object.fromEntries(
+      [...new Set(seeded.map((f) => f.fingerprint!))].map((fp) => [
+        fp,
+        seeded.filter((f) => f.fingerprint === fp).length,
+      ]),
+    ),
+    reParked: seeded.filter((f) => f.parkCount === 2).length,
+  };
+  const config = { filter: inList(topic), topics: [topic] };
+
+  /** Every figure a snapshot gives is exact, or marked as not counted. */
+  function assertHonest(s: DlqSnapshot): void {
+    assert.ok(s.serverCalls <= 20, `${s.serverCalls} visibility calls`);
+    assert.deepEqual(s.listing, { listed: 1000, complete: false });
+    assert.equal(s.parked.total, N);
+    assert.deepEqual(s.parked.byClass, expected.byClass);
+    assert.equal(s.parked.reParked, expected.reParked);
+    // The oldest is proved by the bounded search (it is not in the first page).
+    assert.equal(s.oldest?.workflowId, messageWorkflowId(topic, `m${N - 1}`));
+    assert.equal(s.oldest?.exact, true);
+    assert.deepEqual(s.coverage?.sampled, ['attempts']);
+    for (const [reason, n] of Object.entries(s.parked.byReason)) assert.equal(n, expected.byReason[reason]);
+    assert.equal(s.parked.otherReasons, N - Object.values(s.parked.byReason).reduce((a, b) => a + b, 0));
+    for (const reason of Object.keys(expected.byReason))
+      assert.ok(
+        reason in s.parked.byReason || s.coverage?.notCounted.includes(`reason:${reason}`),
+        `${reason}: counted, or named as not counted`,
+      );
+    for (const g of s.topGroups)
+      if (g.exact) assert.equal(g.count, expected.groups[g.fingerprint], g.fingerprint);
+      else assert.ok(s.coverage?.notCounted.includes(`group:${g.fingerprint}`));
+    // A bucket is exact or unknown (null), never a wrong 0.
+    const windowEnd = Date.parse(s.trend!.windowEnd);
+    const truth = (start: number, size: number) =>
+      seeded.filter((f) => f.parkedAt >= start && f.parkedAt < Math.min(start + size, windowEnd)).length;
+    for (const b of s.hourly) if (b.parks !== null) assert.equal(b.parks, truth(Date.parse(b.start), HOUR));
+    for (const b of s.daily) if (b.parks !== null) assert.equal(b.parks, truth(Date.parse(b.start), DAY));
+    assert.equal(s.trend?.unknownHours, s.hourly.filter((b) => b.parks === null).length);
+  }
+
+  before(async () => {
+    fixtures.push(...(await startParked(env.client, topic, NO_WORKER, seeded)));
+    await settle(`DlqTopic = '${topic}' AND DlqStatus = 'dead'`, N);
+  });
+
+  it('every scheduled run makes at most 20 visibility calls at 1 100 parked, exact where it counts, marked where it sampled', async () => {
+    const id = await schedule('budget', config);
+    const first = await runOnce(id);
+    assertHonest(first.snapshot);
+    assert.deepEqual(first.alerts.active.map((a) => a.id).sort(), [
+      'oldest-age',
+      'parked-total',
+      'security-parked',
+    ]);
+    const second = await runOnce(id);
+    assertHonest(second.snapshot);
+    assert.equal(second.snapshot.inflow?.parks, 0);
+    assert.equal(second.growth, 0);
+
+    // The snapshot's own count is what leaves for the server.
+    const counting = visibilityCountingClient(env.connection);
+    const direct = await computeSnapshot(counting.client, analyticsConfigSchema.parse(config));
+    assertHonest(direct);
+    assert.equal(counting.calls(), direct.serverCalls);
+  });
+
+  it(
+    'a rate-limited run backs off and finishes',
+    { skip: TIER !== 'production' && 'the dev server allows 100 visibility calls/s; the stock server 10' },
+    async () => {
+      // A client without the SDK's own gRPC retry, so the snapshot sees each RESOURCE_EXHAUSTED itself, and
+      // other callers flooding the namespace's visibility budget until the snapshot has backed off 3 times.
+      const connection = await Connection.connect({ address: env.address, interceptors: [] });
+      const client = new Client({ connection });
+      let backoffs = 0;
+      const flood = Array.from({ length: 8 }, async () => {
+        while (backoffs < 3) {
+          await client.workflow.count(`WorkflowType = 'processMessage' AND DlqTopic = 'none'`).catch(() => 0);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      });
+      try {
+        const s = await computeSnapshot(client, analyticsConfigSchema.parse(config), {
+          onBackoff: () => void backoffs++,
+          deadline: Date.now() + 110_000,
+        });
+        assertHonest(s);
+        assert.ok((s.coverage?.rateLimited ?? 0) >= 1, 'the run was rate-limited');
+      } finally {
+        backoffs = 3;
+        await Promise.all(flood);
+        await connection.close();
+      }
+    },
+  );
 });

@@ -1,6 +1,6 @@
 /**
  * `dlqAnalytics`: run by the `dlq-analytics` Schedule. Measures the parked messages through visibility
- * (an activity), evaluates the alert rules against the previous run's result (`lastResult`, never worker
+ * (an activity, within its visibility budget, carrying the trend of the previous run forward), evaluates the alert rules against the previous run's result (`lastResult`, never worker
  * memory), logs every notification with pino and posts it to the webhook (Temporal retries it), and returns
  * the result, which the next run reads back.
  */
@@ -13,7 +13,12 @@ import {
 } from '@temporalio/workflow';
 import type { AnalyticsActivities } from '../activities/analytics-activities';
 import type { AlertNotification, AnalyticsResult, WebhookDelivery } from '../src/shared/analytics';
-import { asPreviousResult, buildAnalyticsResult, evaluateAlerts } from '../src/shared/alert-rules';
+import {
+  asPreviousResult,
+  buildAnalyticsResult,
+  carriedTrendOf,
+  evaluateAlerts,
+} from '../src/shared/alert-rules';
 import { formatIssues } from '../src/shared/json';
 import { analyticsConfigSchemas } from './lazy-schemas';
 
@@ -46,9 +51,12 @@ export async function dlqAnalytics(rawConfig?: unknown): Promise<AnalyticsResult
       }
     : undefined;
 
+  // The previous run's trend is carried forward, so this run counts only its own inflow.
+  const carried = carriedTrendOf(previous);
   const snapshot = await computeDlqSnapshot({
     config,
     ...(previous ? { since: previous.computedAt } : {}),
+    ...(carried ? { previous: carried } : {}),
   });
   const transition = evaluateAlerts({
     snapshot,

@@ -8,7 +8,9 @@ import type {
   AlertNotification,
   AnalyticsConfig,
   AnalyticsResult,
+  CarriedTrend,
   DlqSnapshot,
+  ParkBucket,
   WebhookDelivery,
 } from './analytics';
 import { parseDuration } from './duration';
@@ -41,13 +43,19 @@ export function evaluateRules(input: RuleInput): AlertCondition[] {
     });
   }
   const oldestMs = ms(config.oldestAge);
-  if (snapshot.oldest && snapshot.oldest.ageMs > oldestMs) {
+  const oldest = snapshot.oldest;
+  // When the bounded search did not prove the oldest, the count of messages over the threshold decides.
+  const overAge = oldest?.exact === false ? (oldest.overAge ?? 0) : 0;
+  if (oldest && (oldest.ageMs > oldestMs || overAge > 0)) {
     out.push({
       id: 'oldest-age',
       rule: 'oldest-age',
       severity: 'warning',
-      message: `Oldest parked message ${snapshot.oldest.workflowId} is ${formatAge(snapshot.oldest.ageMs)} old (threshold ${config.oldestAge})`,
-      value: snapshot.oldest.ageMs,
+      message:
+        oldest.ageMs > oldestMs
+          ? `Oldest parked message ${oldest.workflowId} is ${oldest.exact === false ? 'at least ' : ''}${formatAge(oldest.ageMs)} old (threshold ${config.oldestAge})`
+          : `${overAge} parked message(s) older than ${config.oldestAge} (threshold ${config.oldestAge}; the oldest was not pinned down within the visibility budget)`,
+      value: Math.max(oldest.ageMs, overAge > 0 ? oldestMs + 1 : 0),
       threshold: oldestMs,
     });
   }
@@ -73,8 +81,13 @@ export function evaluateRules(input: RuleInput): AlertCondition[] {
     });
   }
   if (previous) {
-    const before = new Map(previous.snapshot.topGroups.map((g) => [g.fingerprint, g.count]));
+    // Only exact counts are compared: a group's listing count (exact: false) is a lower bound.
+    const before = new Map(
+      previous.snapshot.topGroups.map((g) => [g.fingerprint, g.exact === false ? undefined : g.count]),
+    );
     for (const group of snapshot.topGroups) {
+      if (group.exact === false) continue;
+      if (before.has(group.fingerprint) && before.get(group.fingerprint) === undefined) continue;
       const growth = group.count - (before.get(group.fingerprint) ?? 0);
       if (growth > config.groupGrowth) {
         out.push({
@@ -217,6 +230,35 @@ export function buildAnalyticsResult(args: {
     summary: summarise(snapshot, transition.active),
   };
 }
+
+/**
+ * What the previous result carries into the next run's snapshot: its trend window end and buckets. Results
+ * written before the carried trend (no `snapshot.trend`), or with buckets of another shape, carry nothing:
+ * the next run counts inflow from their `computedAt` and starts its buckets unknown.
+ */
+export function carriedTrendOf(previous: AnalyticsResult | undefined): CarriedTrend | undefined {
+  const snapshot = previous?.snapshot;
+  const windowEnd = snapshot?.trend?.windowEnd;
+  if (!snapshot || typeof windowEnd !== 'string') return undefined;
+  const buckets = (value: unknown, max: number): ParkBucket[] | undefined => {
+    if (!Array.isArray(value) || value.length > max) return undefined;
+    const ok = value.every(
+      (b: unknown) =>
+        typeof b === 'object' &&
+        b !== null &&
+        typeof (b as ParkBucket).start === 'string' &&
+        ((b as ParkBucket).parks === null ||
+          (Number.isInteger((b as ParkBucket).parks) && ((b as ParkBucket).parks ?? 0) >= 0)),
+    );
+    return ok ? (value as ParkBucket[]).map((b) => ({ start: b.start, parks: b.parks })) : undefined;
+  };
+  const hourly = buckets(snapshot.hourly, MAX_CARRIED_BUCKETS);
+  const daily = buckets(snapshot.daily, MAX_CARRIED_BUCKETS);
+  return hourly && daily ? { windowEnd, hourly, daily } : undefined;
+}
+
+/** Buckets a carried series may hold, at most (24 hours and 14 days are written). */
+export const MAX_CARRIED_BUCKETS = 100;
 
 /** The previous result when it has the shape this version writes; anything else counts as no previous run. */
 export function asPreviousResult(value: unknown): AnalyticsResult | undefined {

@@ -15,6 +15,9 @@ const durationText = z.string().refine(
   { message: `must be ${DURATION_HINT}` },
 );
 
+/** The essentials of one analytics run take at most this many visibility calls. */
+export const MIN_VISIBILITY_BUDGET = 17;
+
 const count = z
   .number({ error: 'must be a whole number' })
   .int('must be a whole number')
@@ -46,8 +49,40 @@ export const analyticsConfigSchema = z.strictObject({
   renotifyInterval: durationText.default('1h'),
   /** Failure groups (by `DlqFingerprint`) reported. @defaultValue `10` */
   topGroups: count.min(1, 'must be 1 or more').max(100, 'must be 100 or less').default(10),
-  /** Parked messages listed (in bounded pages) to find the failure groups. @defaultValue `1000` */
+  /**
+   * Parked messages listed, in one list page (one visibility call), to compute the breakdowns, failure
+   * groups, attempts and the oldest without counts. A page holds at most 1000: larger values (accepted for
+   * settings written before the visibility budget) list 1000. @defaultValue `1000`
+   */
   maxListed: count.min(10, 'must be 10 or more').max(100_000, 'must be 100000 or less').default(1000),
+  /**
+   * Visibility calls (counts and list pages) one run may make, at any number of parked messages. The
+   * essentials come first (listing, totals, security count, inflow, oldest, resolved counts: at most
+   * {@link MIN_VISIBILITY_BUDGET}); the rest goes to error classes, failure groups, topics, reasons and the
+   * trend buckets still unknown, in that order, and what is left out is marked in the result.
+   * @defaultValue `20`
+   */
+  visibilityBudget: count
+    .min(MIN_VISIBILITY_BUDGET, `must be ${MIN_VISIBILITY_BUDGET} or more (the essentials of a run)`)
+    .max(1000, 'must be 1000 or less')
+    .default(20),
+  /**
+   * Visibility calls per second a run makes at most (at most 2 in flight). A stock self-hosted server
+   * allows 10 per second per namespace (Temporal Cloud 30), shared with the Web UI and the CLI.
+   * @defaultValue `2`
+   */
+  visibilityRate: z
+    .number({ error: 'must be a number of calls per second' })
+    .min(0.1, 'must be 0.1 or more')
+    .max(100, 'must be 100 or less')
+    .default(2),
+  /**
+   * How far behind now the trend and inflow window of a run ends, so that a park visibility has not shown
+   * yet is counted by the next run instead of being missed. @defaultValue `5s`
+   */
+  settleLag: durationText
+    .refine((text) => (parseDuration(text) ?? 0) <= 600_000, { message: 'must be 10m or less' })
+    .default('5s'),
   /** Attempts to deliver the webhook (Temporal retries with backoff) before it counts as undelivered. @defaultValue `5` */
   webhookAttempts: count.min(1, 'must be 1 or more').max(100, 'must be 100 or less').default(5),
 });

@@ -11,15 +11,33 @@ export type { AnalyticsConfig, AnalyticsConfigInput } from './analytics-config';
 /** Input of `computeDlqSnapshot`. */
 export interface SnapshotInput {
   config: AnalyticsConfig;
-  /** `computedAt` of the previous run: inflow counts parks after it. */
+  /**
+   * `computedAt` of the previous run, for a previous result written before the carried trend (it has no
+   * `snapshot.trend`): inflow counts parks from this second on.
+   */
   since?: string;
+  /** The trend the previous run carries forward (`snapshot.trend` and its buckets). */
+  previous?: CarriedTrend;
+}
+
+/** What one run hands the next: its window end and its buckets, so the next run only counts what is new. */
+export interface CarriedTrend {
+  /** The previous run counted parks up to here (exclusive); a whole second. */
+  windowEnd: string;
+  hourly: ParkBucket[];
+  daily: ParkBucket[];
 }
 
 /** One failure group: parked messages that share a `DlqFingerprint`. */
 export interface FailureGroup {
   fingerprint: string;
-  /** Exact count of parked messages in the group. */
+  /** Parked messages in the group: exact, or, when `exact` is false, those in the listed sample (a lower bound). */
   count: number;
+  /**
+   * Whether `count` is exact (a count, or a listing that held every parked message). False when the budget
+   * left no count for it. Absent in results written before the visibility budget: exact.
+   */
+  exact?: boolean;
   errorClass: string;
   reason: string;
   topic: string;
@@ -27,10 +45,13 @@ export interface FailureGroup {
   sampleMessageId: string;
 }
 
-/** Parks in one time bucket (by `DlqParkedAt`, whatever the message's status now). */
+/**
+ * Parks in one time bucket, by `DlqParkedAt`, whatever the message's status now. `parks` is null while the
+ * bucket is unknown (a first run, or a gap between runs, that the budget has not filled in yet).
+ */
 export interface ParkBucket {
   start: string;
-  parks: number;
+  parks: number | null;
 }
 
 /** What the visibility store says, at one moment. */
@@ -42,12 +63,20 @@ export interface DlqSnapshot {
     /** `DlqStatus = 'dead'`. */
     total: number;
     byClass: Record<ErrorClass, number>;
-    /** Known reason codes and reasons seen while listing; only non-zero entries. */
+    /**
+     * Reasons of parked messages, exact; only non-zero entries. Every reason when the listing held every
+     * parked message; otherwise the reasons seen in the listing, most frequent first, as far as the budget goes.
+     */
     byReason: Record<string, number>;
-    /** Parked messages whose reason is in none of `byReason`'s keys. */
+    /** Parked messages whose reason is in none of `byReason`'s keys (exact: total minus byReason). */
     otherReasons: number;
-    /** Registered topics (always, even at 0) and topics seen while listing. */
+    /**
+     * Topics of parked messages, exact. Every topic seen plus the registered ones at 0 when the listing held
+     * every parked message; otherwise the topics seen in the listing (most frequent first), then the
+     * registered ones, as far as the budget goes.
+     */
     byTopic: Record<string, number>;
+    /** Parked messages whose topic is in none of `byTopic`'s keys (exact: total minus byTopic). */
     otherTopics: number;
     /** Parked messages that were parked before (`DlqParkCount > 1`): re-parked after a retry. */
     reParked: number;
@@ -57,22 +86,91 @@ export interface DlqSnapshot {
   resolved: { recovered: number; discarded: number; expired: number };
   /** recovered ÷ (recovered + reParked), or null when both are 0. */
   requeueSuccessRate: number | null;
-  /** Mean `DlqAttempts` of parked messages, or null when none is parked. */
+  /**
+   * Mean `DlqAttempts` of parked messages, or null when none is parked. From the listed sample when the
+   * listing did not hold every parked message (`coverage.sampled` says so).
+   */
   averageAttempts: number | null;
-  /** Parked messages by attempts made (`"1"`, `"2"`, …). */
+  /** Parked messages by attempts made (`"1"`, `"2"`, …, `"50+"`); from the listing, like the average. */
   attemptsDistribution: Record<string, number>;
-  oldest: { workflowId: string; messageId: string; topic: string; parkedAt: string; ageMs: number } | null;
-  /** 24 clock hours (UTC), the last one is the current hour. */
+  oldest: OldestParked | null;
+  /**
+   * 24 clock hours (UTC); the last one holds the window end. Each run adds its own inflow to the buckets
+   * it carries from the previous run; see `trend`.
+   */
   hourly: ParkBucket[];
-  /** 14 days (UTC), the last one is today. */
+  /** 14 days (UTC); the last one holds the window end. */
   daily: ParkBucket[];
-  /** Parks after `since` (the previous run), or null on a first run. */
-  inflow: { since: string; parks: number } | null;
+  /**
+   * Parks in `[since, until)`: from the previous run's window end to this run's, or null on a first run.
+   * Both are whole seconds; `until` lags `computedAt` by `settleLag`.
+   */
+  inflow: { since: string; until?: string; parks: number } | null;
+  /**
+   * How the hourly and daily buckets were obtained. Absent in results written before the visibility budget
+   * (which counted every bucket at every run).
+   */
+  trend?: TrendInfo;
   topGroups: FailureGroup[];
-  /** How many parked messages the failure-group listing read, and whether that was all of them. */
+  /** How many parked messages the listing read, and whether that was all of them. */
   listing: { listed: number; complete: boolean };
-  /** Visibility calls this snapshot cost (counts and list pages). */
+  /**
+   * What the budget covered. Absent in results written before the visibility budget (every figure was
+   * counted, the average attempts included).
+   */
+  coverage?: Coverage;
+  /** Visibility calls this snapshot cost (counts and list pages; a call retried after a rate limit counts once). */
   serverCalls: number;
+}
+
+/** The oldest parked message. */
+export interface OldestParked {
+  workflowId: string;
+  messageId: string;
+  topic: string;
+  parkedAt: string;
+  ageMs: number;
+  /**
+   * False when the bounded search did not prove it the oldest (more than two pages of messages older than
+   * the listing's oldest): then it is the oldest found, and `overAge` is exact. Absent in older results: exact.
+   */
+  exact?: boolean;
+  /** Parked messages older than the `oldestAge` threshold, counted when `exact` is false. */
+  overAge?: number;
+}
+
+/** How the hourly and daily buckets of a snapshot were obtained. */
+export interface TrendInfo {
+  /** Parks are counted up to here (exclusive): `computedAt` minus `settleLag`, on a whole second. */
+  windowEnd: string;
+  /** Buckets whose `parks` is null: not known yet. */
+  unknownHours: number;
+  unknownDays: number;
+  /**
+   * Buckets this run counted afresh (first run, gap, or a bucket unknown until now). A backfilled bucket
+   * counts messages whose last park falls in it; one filled by inflow counts every run's new parks.
+   */
+  backfilled: number;
+}
+
+/** What the visibility budget of a run covered. */
+export interface Coverage {
+  /** Calls the run was allowed (`visibilityBudget`). */
+  budget: number;
+  /** Calls a rate limit refused (RESOURCE_EXHAUSTED) and that the run made again after backing off. */
+  rateLimited: number;
+  /**
+   * Figures taken from the listed sample rather than counted, when the listing did not hold every parked
+   * message: `attempts` (averageAttempts and attemptsDistribution).
+   */
+  sampled: Array<'attempts'>;
+  /**
+   * Values the budget left uncounted, as `reason:<code>`, `topic:<name>` or `group:<fingerprint>`
+   * (at most 50 listed; `notCountedMore` counts the rest). An uncounted reason or topic is part of
+   * `otherReasons` / `otherTopics`; an uncounted group keeps its listing count (`exact: false`).
+   */
+  notCounted: string[];
+  notCountedMore: number;
 }
 
 export type AlertSeverity = 'warning' | 'critical';

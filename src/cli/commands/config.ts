@@ -21,7 +21,10 @@ const NUMBER_KEYS = new Set<string>([
   'topGroups',
   'maxListed',
   'webhookAttempts',
+  'visibilityBudget',
 ]);
+/** Keys whose value is a number that may have a fraction. */
+const DECIMAL_KEYS = new Set<string>(['visibilityRate']);
 const KEYS = ['interval', ...ANALYTICS_CONFIG_KEYS];
 
 /** Parses `key=value` pairs into one change; every problem is reported at once. */
@@ -49,6 +52,9 @@ export function parseAssignments(pairs: string[]): AnalyticsSettingsChange {
         .filter(Boolean);
     else if (NUMBER_KEYS.has(key)) {
       if (!/^\d+$/.test(value)) problems.push(`${key}: must be a whole number, got "${value}"`);
+      else config[key] = Number(value);
+    } else if (DECIMAL_KEYS.has(key)) {
+      if (!/^\d+(\.\d+)?$/.test(value)) problems.push(`${key}: must be a number, got "${value}"`);
       else config[key] = Number(value);
     } else config[key] = value;
   }

@@ -1,4 +1,8 @@
-/** `dlq stats`: the analytics computation, on demand, with the schedule's settings; nothing is sent. */
+/**
+ * `dlq stats`: the analytics computation, on demand, with the schedule's settings and visibility budget,
+ * carrying the trend of the schedule's last completed run (so the buckets it knew cost nothing); nothing is
+ * sent and nothing is kept.
+ */
 import type { Command } from 'commander';
 import type { CliContext } from '../context';
 import { table } from '../output';
@@ -9,8 +13,8 @@ import {
   lastAnalyticsResult,
 } from '../../analytics/schedule';
 import { analyticsConfigSchema } from '../../shared/analytics-config';
-import type { AnalyticsConfig, AnalyticsResult } from '../../shared/analytics';
-import { buildAnalyticsResult, evaluateAlerts, formatAge } from '../../shared/alert-rules';
+import type { AnalyticsConfig, AnalyticsResult, ParkBucket } from '../../shared/analytics';
+import { buildAnalyticsResult, carriedTrendOf, evaluateAlerts, formatAge } from '../../shared/alert-rules';
 
 /** Computes what the scheduled run would, with its settings and its last result (or defaults). */
 export async function statsOnDemand(
@@ -29,7 +33,12 @@ export async function statsOnDemand(
     config = analyticsConfigSchema.parse({});
     scheduled = false;
   }
-  const snapshot = await computeSnapshot(client, config, previous ? { since: previous.computedAt } : {});
+  // Like the scheduled run: the last run's trend carried forward (read from the schedule), inflow since it.
+  const carried = carriedTrendOf(previous);
+  const snapshot = await computeSnapshot(client, config, {
+    ...(previous ? { since: previous.computedAt } : {}),
+    ...(carried ? { previous: carried } : {}),
+  });
   const transition = evaluateAlerts({ snapshot, config, ...(previous ? { previous } : {}) });
   const result = buildAnalyticsResult({
     config,
@@ -43,6 +52,13 @@ export async function statsOnDemand(
 }
 
 const byCount = (r: Record<string, number>) => Object.entries(r).sort((a, b) => b[1] - a[1]);
+
+/** The sum of the known buckets, and how many are not known yet (never shown as 0). */
+function parksIn(buckets: ParkBucket[], unit: string): string | number {
+  const known = buckets.reduce((a, b) => a + (b.parks ?? 0), 0);
+  const unknown = buckets.filter((b) => b.parks === null).length;
+  return unknown ? `${known} + unknown (${unknown} of ${buckets.length} ${unit} not counted yet)` : known;
+}
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -76,8 +92,8 @@ export function register(program: Command, ctx: CliContext): void {
             ['oldest parked', s.oldest ? `${s.oldest.workflowId} (${formatAge(s.oldest.ageMs)})` : 'none'],
             ['inflow since last run', s.inflow ? `${s.inflow.parks} since ${s.inflow.since}` : 'n/a'],
             ['growth since last run', result.growth === null ? 'n/a' : result.growth],
-            ['parks last 24 h', s.hourly.reduce((a, b) => a + b.parks, 0)],
-            ['parks last 14 d', s.daily.reduce((a, b) => a + b.parks, 0)],
+            ['parks last 24 h', parksIn(s.hourly, 'hours')],
+            ['parks last 14 d', parksIn(s.daily, 'days')],
           ],
         ),
       );
@@ -97,7 +113,7 @@ export function register(program: Command, ctx: CliContext): void {
             ['failure group', 'count', 'class', 'reason', 'topic', 'sample message'],
             s.topGroups.map((g) => [
               g.fingerprint,
-              g.count,
+              g.exact === false ? `≥ ${g.count} (listed)` : g.count,
               g.errorClass,
               g.reason,
               g.topic,
@@ -115,8 +131,16 @@ export function register(program: Command, ctx: CliContext): void {
             )
           : 'No alert condition holds.',
       );
+      if (!s.listing.complete)
+        ctx.print(
+          `${s.listing.listed} of ${s.parked.total} parked messages listed: attempts are from that sample` +
+            (s.coverage?.notCounted.length
+              ? `; not counted within the visibility budget (in "(other)", or listing counts): ${s.coverage.notCounted.join(', ')}${s.coverage.notCountedMore ? ` and ${s.coverage.notCountedMore} more` : ''}`
+              : '') +
+            '.',
+        );
       ctx.print(
-        `${scheduled ? 'Settings of the analytics schedule' : 'Default settings (the analytics schedule does not exist)'}; ${s.serverCalls} visibility calls; counts are eventually consistent.`,
+        `${scheduled ? 'Settings of the analytics schedule' : 'Default settings (the analytics schedule does not exist)'}; ${s.serverCalls} of ${s.coverage?.budget ?? s.serverCalls} visibility calls${s.coverage?.rateLimited ? ` (${s.coverage.rateLimited} rate-limited and retried)` : ''}; counts are eventually consistent.`,
       );
     });
 }
