@@ -11,8 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parse } from 'csv-parse/sync';
+import { Client, Connection } from '@temporalio/client';
 import { openTestEnv, runCliCaptured, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
+import { createCliContext } from '../src/cli/context';
+import type { CliContext } from '../src/cli/context';
+import { runCli } from '../src/cli/main';
 import { defineHandler } from '../src/handlers';
 import { publishMany } from '../src/publish';
 import { PermanentError } from '../src/shared/errors';
@@ -71,6 +75,35 @@ function spawnDlq(argv: string[], extraEnv: Record<string, string>, stdin = ''):
     child.on('exit', (code) => resolve({ code: code ?? 1, out, err, json: <T>() => JSON.parse(out) as T }));
     child.stdin.end(stdin);
   });
+}
+
+/** Runs the CLI in-process on a context of the test's own, to put a fault where a real one would surface. */
+async function dlqWith(
+  argv: string[],
+  cliEnv: Record<string, string>,
+  overrides: Partial<CliContext> = {},
+): Promise<Run> {
+  let out = '';
+  let err = '';
+  const ctx: CliContext = {
+    ...createCliContext({ LOG_LEVEL: 'silent', TEMPORAL_ADDRESS: env.address, ...cliEnv }),
+    print: (t) => void (out += `${t}\n`),
+    json: (v) => void (out += `${JSON.stringify(v)}\n`),
+    warn: (t) => void (err += `${t}\n`),
+    isTty: false,
+    ...overrides,
+  };
+  const code = await runCli(argv, ctx);
+  return { code, out, err, json: <T>() => JSON.parse(out) as T };
+}
+
+/** The one JSON document a `--json` run wrote to stderr. */
+function jsonError(run: Run): { code: string; message: string; problems?: string[]; stack?: string } {
+  const lines = run.err.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `one JSON line on stderr, got: ${run.err}`);
+  return (
+    JSON.parse(lines[0]!) as { error: { code: string; message: string; problems?: string[]; stack?: string } }
+  ).error;
 }
 
 const state = (workflowId: string) => env.client.workflow.getHandle(workflowId).query(stateQuery);
@@ -537,5 +570,118 @@ describe('dlq CLI', () => {
       };
       assert.equal(outcome.status, 'discarded');
     }
+  });
+});
+
+describe('dlq CLI: version, exit codes and errors', () => {
+  const STACK_FRAME = /\n\s+at /;
+  /** A bug in the CLI as it surfaces: a TypeError thrown while a command runs. */
+  const bug = () => new TypeError("Cannot read properties of undefined (reading 'status')");
+
+  it('--version and -V print the version in package.json (exit 0)', async () => {
+    const { version } = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    for (const flag of ['--version', '-V']) {
+      const run = await dlq(flag);
+      assert.equal(run.code, 0, run.err);
+      assert.equal(run.out.trim(), version);
+    }
+  });
+
+  it('a usage error exits 1 with one error line (and the help); with --json, one JSON document on stderr', async () => {
+    const human = await dlq('list', '--no-such-flag');
+    assert.equal(human.code, 1);
+    assert.match(human.err, /^error: unknown option '--no-such-flag'\n/);
+    assert.match(human.err, /Usage: dlq list/);
+    for (const argv of [
+      ['list', '--no-such-flag', '--json'],
+      ['show', '--json'],
+      ['no-such-command', '--json'],
+    ]) {
+      const run = await dlq(...argv);
+      assert.equal(run.code, 1, argv.join(' '));
+      assert.equal(run.out, '', argv.join(' '));
+      assert.equal(jsonError(run).code, 'usage', argv.join(' '));
+    }
+  });
+
+  it('a user error exits 1; with --json its message is JSON on stderr', async () => {
+    const human = await dlq('show', 'msg:nowhere:none');
+    assert.equal(human.code, 1);
+    assert.match(human.err, /^error: no message workflow "msg:nowhere:none" exists\n$/);
+    const run = await dlq('show', 'msg:nowhere:none', '--json');
+    assert.equal(run.code, 1);
+    assert.equal(run.out, '');
+    assert.deepEqual(jsonError(run), {
+      code: 'user',
+      message: 'no message workflow "msg:nowhere:none" exists',
+    });
+  });
+
+  it('an invalid configuration exits 2 naming every bad variable; with --json as problems', async () => {
+    const bad = { TEMPORAL_TLS: 'maybe', DLQ_MAX_PAYLOAD_BYTES: 'lots' };
+    const human = await dlqWith(['list'], bad);
+    assert.equal(human.code, 2);
+    assert.match(human.err, /^error: invalid configuration: .*TEMPORAL_TLS.*DLQ_MAX_PAYLOAD_BYTES/);
+    const run = await dlqWith(['list', '--json'], bad);
+    assert.equal(run.code, 2);
+    const error = jsonError(run);
+    assert.equal(error.code, 'config');
+    assert.equal(error.problems?.length, 2);
+  });
+
+  it('an unreachable server exits 2; with --json, code "unreachable" on stderr (child process)', async () => {
+    const run = await spawnDlq(['list', '--json'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    assert.equal(run.code, 2);
+    assert.equal(run.out, '');
+    const error = jsonError(run);
+    assert.equal(error.code, 'unreachable');
+    assert.match(error.message, /TEMPORAL_ADDRESS=127\.0\.0\.1:1/);
+  });
+
+  it('a server lost during a command (gRPC UNAVAILABLE) is "unreachable" (exit 2), not an unexpected failure', async () => {
+    // A real client whose server is gone: the lazy connection to a closed port fails on the first call. Without
+    // the SDK's retry interceptor it fails at once (with it, after about 40 s of retries) with the same error.
+    const connection = Connection.lazy({ address: '127.0.0.1:1', interceptors: [] });
+    try {
+      const client = new Client({ connection });
+      const human = await dlqWith(['list'], {}, { client: () => Promise.resolve(client) });
+      assert.equal(human.code, 2, human.err);
+      assert.match(human.err, /^error: the Temporal server became unavailable: /);
+      const run = await dlqWith(['list', '--json'], {}, { client: () => Promise.resolve(client) });
+      assert.equal(run.code, 2, run.err);
+      assert.equal(jsonError(run).code, 'unreachable');
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('an unexpected failure exits 3 with one line and no stack; --verbose or DEBUG=dlq shows the stack', async () => {
+    const failing = { client: () => Promise.reject(bug()) };
+    const quiet = await dlqWith(['list'], {}, failing);
+    assert.equal(quiet.code, 3);
+    assert.equal(quiet.err.trimEnd().split('\n').length, 1, quiet.err);
+    assert.match(quiet.err, /^error: unexpected failure: TypeError: Cannot read properties of undefined/);
+    assert.match(quiet.err, /--verbose or DEBUG=dlq/);
+    assert.doesNotMatch(quiet.err, STACK_FRAME);
+
+    const verbose = await dlqWith(['list', '--verbose'], {}, failing);
+    assert.equal(verbose.code, 3);
+    assert.match(verbose.err, /^error: unexpected failure: TypeError: /);
+    assert.match(verbose.err, STACK_FRAME);
+    const debug = await dlqWith(['list'], { DEBUG: 'dlq' }, failing);
+    assert.equal(debug.code, 3);
+    assert.match(debug.err, STACK_FRAME);
+
+    const json = await dlqWith(['list', '--json'], {}, failing);
+    assert.equal(json.code, 3);
+    assert.equal(json.out, '');
+    const error = jsonError(json);
+    assert.equal(error.code, 'internal');
+    assert.match(error.message, /^TypeError: Cannot read properties of undefined/);
+    assert.equal(error.stack, undefined);
+    const jsonVerbose = jsonError(await dlqWith(['list', '--json', '--verbose'], {}, failing));
+    assert.match(jsonVerbose.stack ?? '', STACK_FRAME);
   });
 });

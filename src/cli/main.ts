@@ -1,12 +1,7 @@
 /** The `dlq` command line. Each command lives in its own module under ./commands and registers itself here. */
-import { Command, CommanderError } from 'commander';
-import {
-  createCliContext,
-  ConnectionError,
-  EXIT_CONNECTION_ERROR,
-  EXIT_USER_ERROR,
-  UserError,
-} from './context';
+import { Command } from 'commander';
+import { createCliContext, EXIT_OK } from './context';
+import { classifyCliFailure, formatFailure, isCommanderSuccess, packageVersion, wantsJson } from './failures';
 import * as publishCommand from './commands/publish';
 import * as listCommand from './commands/list';
 import * as showCommand from './commands/show';
@@ -29,34 +24,43 @@ const COMMANDS: Array<{ register: (program: Command, ctx: ReturnType<typeof crea
   configCommand,
 ];
 
+/**
+ * Runs one `dlq` command and answers its exit code (0 ok; 1 usage or user error; 2 invalid configuration or
+ * server unreachable; 3 unexpected failure). Failures go to stderr as one `error: …` line, or with `--json` as
+ * one `{"error":{"code","message"}}` document; the stack of an unexpected failure only with `--verbose` or
+ * `DEBUG=dlq`.
+ */
 export async function runCli(argv: string[], ctx = createCliContext()): Promise<number> {
+  const json = wantsJson(argv);
   const program = new Command('dlq')
     .description('Operate temporal-dlq: find, inspect, repair, retry, discard and export parked messages.')
-    .showHelpAfterError()
+    .version(packageVersion(), '-V, --version', 'print the version of temporal-dlq')
+    .option('--verbose', 'print the stack of an unexpected failure (so does DEBUG=dlq)')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok; 1 usage or user error; 2 invalid configuration or server unreachable; 3 unexpected\n' +
+        'failure. With --json, a failure is one {"error":{"code","message"}} line on stderr.',
+    )
+    .showHelpAfterError(!json)
     .configureOutput({
       writeOut: (text) => ctx.print(text.trimEnd()),
       writeErr: (text) => ctx.warn(text.trimEnd()),
+      // With --json, main writes every failure itself, as JSON.
+      outputError: (text, write) => (json ? undefined : write(text)),
     })
     .exitOverride();
   for (const command of COMMANDS) command.register(program, ctx);
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return EXIT_OK;
   } catch (err) {
-    if (err instanceof CommanderError) {
-      return err.exitCode === 0 ? 0 : EXIT_USER_ERROR;
-    }
-    if (err instanceof ConnectionError) {
-      ctx.warn(`error: ${err.message}`);
-      return EXIT_CONNECTION_ERROR;
-    }
-    if (err instanceof UserError) {
-      ctx.warn(`error: ${err.message}`);
-      return EXIT_USER_ERROR;
-    }
-    ctx.warn(`error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    return EXIT_USER_ERROR;
+    if (isCommanderSuccess(err)) return EXIT_OK;
+    const failure = classifyCliFailure(err);
+    const verbose = ctx.debug === true || program.opts<{ verbose?: boolean }>().verbose === true;
+    // Commander has already printed its own usage errors (with the help), except in JSON mode.
+    if (json || failure.code !== 'usage') ctx.warn(formatFailure(failure, { json, verbose }));
+    return failure.exitCode;
   } finally {
-    await ctx.close();
+    await ctx.close().catch(() => undefined);
   }
 }
