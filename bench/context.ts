@@ -1,4 +1,5 @@
 /** What every bench phase shares. */
+import { isGrpcServiceError } from '@temporalio/client';
 import type { Client, Connection } from '@temporalio/client';
 import type { BenchOptions } from './options';
 import type { CountingClient } from './counting-client';
@@ -10,7 +11,7 @@ export interface BenchContext {
   /** Unique per run: prefixes ids and task queues. */
   runId: string;
   address: string;
-  /** The dev server's pid, for its CPU time. */
+  /** The server's pid, for its CPU time. */
   serverPid: number;
   connection: Connection;
   client: Client;
@@ -42,7 +43,31 @@ export function startWorker(
   });
 }
 
+const GRPC_RESOURCE_EXHAUSTED = 8;
+
+/** True when `err` or one of its causes is a gRPC RESOURCE_EXHAUSTED answer (by code, never by text). */
+export function isResourceExhausted(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++)
+    if (isGrpcServiceError(e) && Number(e.code) === GRPC_RESOURCE_EXHAUSTED) return true;
+  return false;
+}
+
+/**
+ * Runs a visibility call, again after a second each time the server's rate limit refuses it (a stock
+ * server allows 10 visibility calls/s per namespace; the dev server 100).
+ */
+export async function withinVisibilityBudget<T>(call: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!isResourceExhausted(err)) throw err;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
 /** Visibility count (eventually consistent). */
 export async function countWhere(client: Client, query: string): Promise<number> {
-  return (await client.workflow.count(query)).count;
+  return withinVisibilityBudget(async () => (await client.workflow.count(query)).count);
 }

@@ -13,6 +13,16 @@ const sizes = z
 
 export const benchOptionsSchema = z.object({
   quick: z.boolean(),
+  /**
+   * The server measured against (see bench/server.ts): `dev`, the CLI's dev server; `postgres`, server
+   * 1.29.1 on PostgreSQL with its stock dynamic config (the suite's production tier). @defaultValue `dev`
+   */
+  server: z.enum(['dev', 'postgres'], { message: "must be 'dev' or 'postgres'" }),
+  /**
+   * Park latency: interval of the visibility list poll. A stock server allows 10 visibility calls/s per
+   * namespace, so the default there leaves room for the other polls. @defaultValue 50 ms (postgres: 250 ms)
+   */
+  listPollMs: z.coerce.number().int().min(10),
   /** Happy-path messages per round (and baseline workflows per round). */
   happy: positive,
   /**
@@ -26,7 +36,10 @@ export const benchOptionsSchema = z.object({
   park: positive,
   /** Park latency: messages in flight at once. */
   parkConcurrency: positive,
-  /** Parked totals at which analytics is measured, ascending; the last is also the worker-memory size. */
+  /**
+   * Parked totals at which analytics is measured, ascending; the last is also the worker-memory size.
+   * @defaultValue `1000,5000,20000` (postgres: `1000,20000,100000`)
+   */
   analyticsSizes: sizes,
   /** Parked messages in the failure group the bulk retry repairs (part of the largest size). */
   bulk: positive,
@@ -77,6 +90,8 @@ export const benchOptionsSchema = z.object({
 export type BenchOptions = z.output<typeof benchOptionsSchema>;
 
 const DEFAULTS = {
+  server: 'dev',
+  listPollMs: '50',
   happy: '2000',
   warmup: '1000',
   rounds: '2',
@@ -110,6 +125,12 @@ const QUICK = {
   profileMessages: '200',
 } as const;
 
+/** Defaults of `--server postgres` that differ: the issue's sizes, and a list poll within the budget. */
+const POSTGRES = {
+  analyticsSizes: '1000,20000,100000',
+  listPollMs: '250',
+} as const;
+
 type Key = keyof typeof DEFAULTS;
 const envName = (key: string) => `BENCH_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
 
@@ -118,6 +139,11 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   const program = new Command('bench')
     .description('temporal-dlq benchmark against a bare-Temporal baseline, in one run')
     .option('--quick', 'small sizes, for development')
+    .option(
+      '--server <kind>',
+      'dev (the CLI dev server, default) or postgres (server 1.29.1 on PostgreSQL, stock dynamic config)',
+    )
+    .option('--list-poll-ms <n>', 'park latency: visibility list poll interval (default 50; postgres 250)')
     .option('--happy <n>', `happy-path messages per round (env ${envName('happy')})`)
     .option('--warmup <n>', 'warm-up messages per mode before the measured rounds, not counted (0: none)')
     .option('--rounds <n>', 'interleaved baseline/DLQ rounds')
@@ -154,10 +180,12 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   program.parse(argv, { from: 'user' });
   const flags = program.opts<Record<string, unknown>>();
   const quick = flags.quick === true || env.BENCH_QUICK === '1';
+  const server = flags.server ?? env[envName('server')] ?? DEFAULTS.server;
   const pick = (key: Key): unknown =>
     flags[key] ??
     env[envName(key)] ??
     (quick ? (QUICK as Partial<Record<Key, string>>)[key] : undefined) ??
+    (server === 'postgres' ? (POSTGRES as Partial<Record<Key, string>>)[key] : undefined) ??
     DEFAULTS[key];
   const raw = {
     quick,

@@ -39,6 +39,8 @@ export interface BenchResults {
     platform: string;
     temporalServer: string;
   };
+  /** The server measured against (`--server`); runs before it existed used the dev server. */
+  server: { kind: BenchOptions['server']; description: string };
   options: BenchOptions;
   throughput: {
     runs: ThroughputRun[];
@@ -94,6 +96,9 @@ export function rate(runs: readonly ThroughputRun[], mode: ThroughputRun['mode']
 }
 
 const ok = (pass: boolean) => (pass ? 'met' : 'MISSED');
+
+/** Issue 14: at most this many visibility calls per analytics run, at any number of parked messages. */
+const ANALYTICS_CALL_BUDGET = 20;
 
 export function renderTable(r: BenchResults): string {
   const table = new Table({
@@ -173,13 +178,21 @@ export function renderTable(r: BenchResults): string {
   const counts = new Set(r.analytics.map((a) => a.countCalls));
   for (const a of r.analytics) {
     const largest = a === r.analytics[r.analytics.length - 1];
+    const calls = a.countCalls + a.listCalls;
+    // On a stock server the target is issue 14's visibility budget: at most 20 calls per run, any size.
+    const [target, pass] =
+      r.server.kind === 'postgres'
+        ? [`≤ ${ANALYTICS_CALL_BUDGET} calls`, calls <= ANALYTICS_CALL_BUDGET]
+        : largest
+          ? ['calls constant; ≤ 3000 ms', counts.size === 1 && a.wallMs.median <= 3000]
+          : ['calls constant', counts.size === 1];
     table.push([
       `Analytics at ${a.parked} parked`,
-      `${a.wallMs.median} ms · ${a.countCalls} counts + ${a.listCalls} lists`,
+      `${a.wallMs.median} ms · ${a.countCalls} counts + ${a.listCalls} lists${a.rateLimited ? ` (${a.rateLimited} rate-limited)` : ''}`,
       '',
       '',
-      largest ? 'calls constant; ≤ 3000 ms' : 'calls constant',
-      largest ? ok(counts.size === 1 && a.wallMs.median <= 3000) : ok(counts.size === 1),
+      target,
+      ok(pass),
     ]);
   }
   for (const f of r.fills)

@@ -1,7 +1,9 @@
 /**
- * `npm run bench`: starts its own dev server (in-memory, free ports, headless) and the real worker, measures
- * every figure of issue 7 against a bare-Temporal baseline in the same run, prints a table and writes
- * bench/results/<timestamp>.json. `--quick` for small sizes; `--help` for every option.
+ * `npm run bench`: starts its own server and the real worker, measures every figure of issue 7 against a
+ * bare-Temporal baseline on the same server in the same run, prints a table and writes
+ * bench/results/<timestamp>.json. The server is the CLI's dev server (in-memory, free ports, headless), or
+ * with `--server postgres` Temporal 1.29.1 on PostgreSQL with its stock dynamic config (bench/server.ts).
+ * `--quick` for small sizes; `--help` for every option.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -9,11 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { ensureTemporalCli } from '../src/temporal-cli';
-import { startDevServer } from '../src/dev-server';
-import type { DevServer } from '../src/dev-server';
-import { setupServer } from '../src/setup';
 import { WORKFLOWS_ENTRY } from '../src/bundle-path';
+import { prepareNamespace, startBenchServer } from './server';
+import type { BenchServer } from './server';
 import { parseBenchOptions } from './options';
 import type { BenchOptions } from './options';
 import { countingClient } from './counting-client';
@@ -56,6 +56,7 @@ async function measure(
   ctx: BenchContext,
   options: BenchOptions,
   temporalServer: string,
+  server: BenchResults['server'],
   startedAt: Date,
 ): Promise<BenchResults> {
   // 1. Happy path against the baseline, interleaved rounds on fresh workers, after a warm-up of each mode.
@@ -144,6 +145,7 @@ async function measure(
       finishedAt: '',
       seconds: 0,
       machine: machine(temporalServer),
+      server,
       options,
       throughput: {
         runs,
@@ -180,14 +182,13 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const runId = randomUUID().slice(0, 8);
   log(`run ${runId}${options.quick ? ' (quick)' : ''}: ${JSON.stringify(options)}`);
-  const cliPath = await ensureTemporalCli();
-  let server: DevServer | undefined;
+  let server: BenchServer | undefined;
   let results: BenchResults;
   try {
-    server = await startDevServer({ cliPath, uiPort: false });
-    log(`dev server ${server.address}`);
+    server = await startBenchServer(options.server, log);
+    log(`${options.server} server ${server.address}: ${server.description}`);
     const connection = await Connection.connect({ address: server.address });
-    await setupServer(connection, { namespace: 'default', retentionMs: 86_400_000 });
+    await prepareNamespace(connection, 'default');
     const info = await connection.workflowService.getSystemInfo({});
     const dir = mkdtempSync(join(tmpdir(), 'dlq-bench-'));
     log('bundling the workflow code (production bundle and baseline bundle)');
@@ -205,14 +206,20 @@ async function main(): Promise<void> {
       workerChildScript,
       runId,
       address: server.address,
-      serverPid: server.process.pid ?? -1,
+      serverPid: server.pid,
       connection,
       client: new Client({ connection, namespace: 'default' }),
       counting: countingClient(connection),
       bundles,
       log,
     };
-    results = await measure(ctx, options, info.serverVersion ?? 'unknown', startedAt);
+    results = await measure(
+      ctx,
+      options,
+      info.serverVersion ?? 'unknown',
+      { kind: server.kind, description: server.description },
+      startedAt,
+    );
     await connection.close();
   } finally {
     await server?.stop();
@@ -226,7 +233,7 @@ async function main(): Promise<void> {
   results.finishedAt = finishedAt.toISOString();
   results.seconds = round((finishedAt.getTime() - startedAt.getTime()) / 1000, 0);
   process.stdout.write(
-    `\ntemporal-dlq bench, ${results.startedAt} · ${results.machine.cpus} × ${results.machine.cpuModel} · ${results.machine.memoryMiB} MiB · Node ${results.machine.node} · Temporal ${results.machine.temporalServer}\n`,
+    `\ntemporal-dlq bench, ${results.startedAt} · ${results.machine.cpus} × ${results.machine.cpuModel} · ${results.machine.memoryMiB} MiB · Node ${results.machine.node} · Temporal ${results.machine.temporalServer} · ${results.server.description}\n`,
   );
   process.stdout.write(`${renderTable(results)}\n`);
   if (results.profile) {

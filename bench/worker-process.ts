@@ -1,5 +1,6 @@
 /** Parent side of a worker child: spawn, wait until ready, ask for memory, stop. */
 import { fork, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { toParentSchema } from './ipc';
@@ -30,16 +31,29 @@ export interface WorkerProcess {
 }
 
 /**
- * Compiles the project (bench included) with tsc into `outDir` and returns the worker child's script, so the
+ * Compiles the worker child and what it imports (the project's settings, nothing else: a test file being
+ * edited elsewhere cannot stop the bench) with tsc into `outDir` and returns the child's script, so the
  * worker runs as plain JavaScript on node, as in production: under tsx its RSS would include the loader.
  */
 export function compileWorkerChild(outDir: string): string {
   const root = join(__dirname, '..');
-  const tsc = spawnSync(
-    process.execPath,
-    [require.resolve('typescript/bin/tsc'), '-p', join(root, 'tsconfig.json'), '--outDir', outDir],
-    { cwd: root, encoding: 'utf8' },
+  mkdirSync(outDir, { recursive: true });
+  const tsconfig = join(outDir, 'tsconfig.worker-child.json');
+  writeFileSync(
+    tsconfig,
+    JSON.stringify({
+      extends: join(root, 'tsconfig.json'),
+      // Type packages are looked up beside the tsconfig; this one lives outside the project.
+      compilerOptions: { outDir, rootDir: root, typeRoots: [join(root, 'node_modules', '@types')] },
+      // workflows/: src/bundle-path.ts resolves it when loaded (the bundle itself is built beforehand).
+      files: [join(root, 'bench', 'worker-child.ts'), join(root, 'workflows', 'index.ts')],
+      include: [],
+    }),
   );
+  const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', tsconfig], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   if (tsc.status !== 0)
     throw new Error(`bench: compiling the worker child failed:\n${tsc.stdout}${tsc.stderr}`);
   return join(outDir, 'bench', 'worker-child.js');

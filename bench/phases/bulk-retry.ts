@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config';
 import { DlqFingerprint, DlqTopic } from '../../src/shared/search-attributes';
 import { PARKED_QUERY, statusQuery } from '../../src/shared/queries';
 import { BULK_PATCH, TOPIC_BULK } from '../handlers';
-import { countWhere } from '../context';
+import { countWhere, withinVisibilityBudget } from '../context';
 import type { BenchContext } from '../context';
 import { round, until } from '../stats';
 
@@ -46,11 +46,11 @@ function benchCliContext(ctx: BenchContext, out: unknown[]): CliContext {
 
 export async function runBulkRetry(ctx: BenchContext): Promise<BulkRetry> {
   const dead = `${DlqTopic.name} = '${TOPIC_BULK}' AND ${PARKED_QUERY}`;
-  let group: string | undefined;
-  for await (const info of ctx.client.workflow.list({ query: dead, pageSize: 1 })) {
-    group = info.typedSearchAttributes.get(DlqFingerprint);
-    break;
-  }
+  const group = await withinVisibilityBudget(async () => {
+    for await (const info of ctx.client.workflow.list({ query: dead, pageSize: 1 }))
+      return info.typedSearchAttributes.get(DlqFingerprint);
+    return undefined;
+  });
   if (!group) throw new Error('bench: no parked bench.bulk message to retry');
   const patchFile = join(mkdtempSync(join(tmpdir(), 'dlq-bench-')), 'patch.json');
   writeFileSync(patchFile, JSON.stringify(BULK_PATCH));
@@ -86,11 +86,14 @@ export async function runBulkRetry(ctx: BenchContext): Promise<BulkRetry> {
     250,
   );
   const seconds = (Date.now() - t0) / 1000;
-  const sampleIds: string[] = [];
-  for await (const info of ctx.client.workflow.list({ query: recovered, pageSize: 10 })) {
-    sampleIds.push(info.workflowId);
-    if (sampleIds.length >= 5) break;
-  }
+  const sampleIds = await withinVisibilityBudget(async () => {
+    const ids: string[] = [];
+    for await (const info of ctx.client.workflow.list({ query: recovered, pageSize: 10 })) {
+      ids.push(info.workflowId);
+      if (ids.length >= 5) break;
+    }
+    return ids;
+  });
   return {
     group,
     selected: report.selected ?? 0,

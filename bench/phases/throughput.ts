@@ -8,7 +8,7 @@ import type { Client } from '@temporalio/client';
 import { publishMany } from '../../src/publish';
 import { BASELINE_WORKFLOW } from '../baseline-activities';
 import { TOPIC_OK } from '../handlers';
-import { countWhere, startWorker } from '../context';
+import { countWhere, startWorker, withinVisibilityBudget } from '../context';
 import type { BenchContext } from '../context';
 import { mapLimit, percentile, round, until } from '../stats';
 
@@ -35,20 +35,22 @@ export function processCpuSeconds(pid: number): number {
 /** Linux's USER_HZ: /proc reports CPU time in these ticks. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
-async function closeTimes(client: Client, taskQueue: string) {
-  const rows: Array<{ start: number; close: number; workflowId: string }> = [];
-  for await (const info of client.workflow.list({
-    query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Completed'`,
-    pageSize: 1000,
-  })) {
-    if (info.closeTime)
-      rows.push({
-        start: info.startTime.getTime(),
-        close: info.closeTime.getTime(),
-        workflowId: info.workflowId,
-      });
-  }
-  return rows;
+function closeTimes(client: Client, taskQueue: string) {
+  return withinVisibilityBudget(async () => {
+    const rows: Array<{ start: number; close: number; workflowId: string }> = [];
+    for await (const info of client.workflow.list({
+      query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Completed'`,
+      pageSize: 1000,
+    })) {
+      if (info.closeTime)
+        rows.push({
+          start: info.startTime.getTime(),
+          close: info.closeTime.getTime(),
+          workflowId: info.workflowId,
+        });
+    }
+    return rows;
+  });
 }
 
 /** One round of one mode, on a fresh worker child and task queue. */
