@@ -8,11 +8,12 @@ import { join, resolve } from 'node:path';
 import { Connection, Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { ConfigError, loadConfig } from './config';
+import type { Config } from './config';
 import { buildConnectionOptions } from './connection';
 import { createLogger } from './logger';
 import { createWorker, installRuntimeLogger } from './worker';
 import { ensureTemporalCli } from './temporal-cli';
-import { serverAnswers, startDevServer } from './dev-server';
+import { checkPortFree, PortInUseError, serverAnswers, startDevServer } from './dev-server';
 import type { DevServer } from './dev-server';
 import { setupServer } from './setup';
 import { ensureAnalyticsSchedule } from './analytics/schedule';
@@ -32,14 +33,22 @@ async function main(): Promise<void> {
   installRuntimeLogger(logger);
   warnOnMissingWorkerSettings(logger);
   let devServer: DevServer | undefined;
+
+  const addressGiven = Boolean(process.env.TEMPORAL_ADDRESS);
+  const useGivenServer = addressGiven && (await serverAnswers(config.TEMPORAL_ADDRESS));
+  if (!useGivenServer) {
+    // Before anything is built or started: a port held by another process (another npm start, a server
+    // started by hand) stops start-up here, instead of the worker joining whatever answers on it.
+    await checkPortFree(config.DLQ_DEV_SERVER_PORT, 'frontend');
+    await checkPortFree(config.DLQ_UI_PORT, 'Web UI');
+  }
   // With encryption on, the codec server runs in-process so the dev server's Web UI can show payloads.
   const codecServer: CodecServer | undefined = encryptionEnabled(config)
     ? await codecServerFromConfig(config, { logger })
     : undefined;
   if (codecServer) logger.info({ url: codecServer.url }, 'Payload encryption on; codec server listening');
 
-  const addressGiven = Boolean(process.env.TEMPORAL_ADDRESS);
-  if (addressGiven && (await serverAnswers(config.TEMPORAL_ADDRESS))) {
+  if (useGivenServer) {
     logger.info({ address: config.TEMPORAL_ADDRESS }, 'Using the Temporal server at TEMPORAL_ADDRESS');
   } else {
     if (addressGiven)
@@ -56,6 +65,9 @@ async function main(): Promise<void> {
       uiPort: config.DLQ_UI_PORT,
       dbFilename: join(dataDir, 'temporal.db'),
       ...(codecServer ? { extraArgs: ['--ui-codec-endpoint', codecServer.url] } : {}),
+    }).catch(async (err: unknown) => {
+      await codecServer?.close();
+      throw err;
     });
     config = { ...config, TEMPORAL_ADDRESS: devServer.address };
     logger.info(
@@ -97,6 +109,13 @@ async function main(): Promise<void> {
     };
     process.on('SIGINT', () => shutdown('SIGINT'));
     process.on('SIGTERM', () => shutdown('SIGTERM'));
+    // The dev server ending on its own is not a state to keep running in: say so and stop.
+    void devServer?.exited.then((code) => {
+      if (stopping) return;
+      logger.error({ code }, 'The Temporal dev server exited; stopping');
+      process.exitCode = 1;
+      shutdown('dev server exited');
+    });
 
     const running = worker.run();
     if (config.DLQ_ANALYTICS) {
@@ -108,14 +127,11 @@ async function main(): Promise<void> {
         logger,
       });
     }
-    const uiBase = devServer?.uiUrl ?? `http://127.0.0.1:${config.DLQ_UI_PORT}`;
+    const uiBase = devServer?.uiUrl ?? config.DLQ_UI_URL ?? `http://127.0.0.1:${config.DLQ_UI_PORT}`;
     logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'Worker polling');
     if (config.DLQ_DEMO)
       await runDemo(client, config.TEMPORAL_TASK_QUEUE, config.DLQ_MAX_PAYLOAD_BYTES, logger);
-    const deadUrl = uiListUrl(uiBase, config.TEMPORAL_NAMESPACE, PARKED_QUERY);
-    process.stdout.write(
-      `\nTemporal Web UI: ${uiBase}\nParked messages: ${deadUrl}\nPress Ctrl+C to stop.\n`,
-    );
+    process.stdout.write(startedMessage(config, uiBase));
     await running;
     await workerConnection.close();
     await connection.close();
@@ -123,6 +139,24 @@ async function main(): Promise<void> {
     await stopServer();
     logger.info('Stopped');
   }
+}
+
+/** What `npm start` prints once everything runs: where the Web UI, the server and the parked messages are. */
+function startedMessage(config: Config, uiBase: string): string {
+  const forCli = [
+    `TEMPORAL_ADDRESS=${config.TEMPORAL_ADDRESS}`,
+    ...(config.TEMPORAL_NAMESPACE !== 'default' ? [`TEMPORAL_NAMESPACE=${config.TEMPORAL_NAMESPACE}`] : []),
+    `DLQ_UI_URL=${uiBase}`,
+  ];
+  return [
+    '',
+    `Temporal Web UI: ${uiBase}`,
+    `Temporal server: ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE})`,
+    `Parked messages: ${uiListUrl(uiBase, config.TEMPORAL_NAMESPACE, PARKED_QUERY)}`,
+    `For the dlq CLI in another shell: export ${forCli.join(' ')}`,
+    'Press Ctrl+C to stop.',
+    '',
+  ].join('\n');
 }
 
 async function runDemo(
@@ -162,10 +196,34 @@ async function runDemo(
   );
 }
 
-main().catch((err: unknown) => {
+/** Exit codes of `npm start`: 2 a bad variable, 3 a port it needs is taken, 1 anything else. */
+const EXIT_CONFIG = 2;
+const EXIT_PORT_IN_USE = 3;
+
+/** Why start-up stopped on a taken port, and what to do about it. */
+async function portInUseMessage(err: PortInUseError): Promise<string> {
+  const variable = err.use === 'frontend' ? 'DLQ_DEV_SERVER_PORT' : 'DLQ_UI_PORT';
+  const address = `${err.host}:${err.port}`;
+  const temporalThere = err.use === 'frontend' && (await serverAnswers(address, 2000));
+  return [
+    `npm start: ${err.message} (${variable}=${err.port}); nothing was started.`,
+    ...(temporalThere
+      ? [
+          `  A Temporal server answers there (another npm start?). To use it: TEMPORAL_ADDRESS=${address} npm start`,
+        ]
+      : []),
+    `  Otherwise stop that process, or choose free ports, e.g. DLQ_DEV_SERVER_PORT=7243 DLQ_UI_PORT=8243 npm start`,
+  ].join('\n');
+}
+
+main().catch(async (err: unknown) => {
   if (err instanceof ConfigError) {
     process.stderr.write(`${err.message}\n`);
-    process.exit(2);
+    process.exit(EXIT_CONFIG);
+  }
+  if (err instanceof PortInUseError) {
+    process.stderr.write(`${await portInUseMessage(err)}\n`);
+    process.exit(EXIT_PORT_IN_USE);
   }
   process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
