@@ -167,7 +167,7 @@ export interface ProductionServer {
  * nothing here either: the project needs no dynamic config, and the stock visibility limit
  * (10 calls/s per namespace) is the budget its analytics and operator tools must fit.
  */
-const DYNAMIC_CONFIG = `# temporal-dlq production tier: the Temporal server's stock dynamic config (no overrides).
+export const DYNAMIC_CONFIG = `# temporal-dlq production tier: the Temporal server's stock dynamic config (no overrides).
 # Deliberately absent: the dev server's raised limits (frontend.namespaceRPS.visibility=100,
 # system.forceSearchAttributesCacheRefreshOnRead=true, persistenceMaxQPS, history.hostLevelCacheMaxSize).
 # A production operator of temporal-dlq sets nothing here either: the project needs no dynamic config.
