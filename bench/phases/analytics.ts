@@ -5,6 +5,7 @@
  */
 import { computeSnapshot } from '../../src/analytics/snapshot';
 import { analyticsConfigSchema } from '../../src/shared/analytics-config';
+import type { DlqSnapshot } from '../../src/shared/analytics';
 import { FAIL_TOPICS, TOPIC_BULK, TOPIC_PARK } from '../handlers';
 import type { BenchContext } from '../context';
 import { median, round, sleep } from '../stats';
@@ -24,6 +25,8 @@ export interface AnalyticsCost {
   rateLimited: number;
   /** Pause before each repeat but the first, so that each starts with the budget a scheduled run has. */
   pauseMs: number;
+  /** What the last run's budget left uncounted or sampled (snapshots that report it). */
+  coverage: DlqSnapshot['coverage'] | null;
   topGroups: number;
 }
 
@@ -60,14 +63,9 @@ export async function measureAnalytics(
     countCalls: calls.countWorkflowExecutions ?? 0,
     listCalls: calls.listWorkflowExecutions ?? 0,
     snapshotServerCalls: last?.serverCalls ?? 0,
-    rateLimited: rateLimitedOf(last),
+    rateLimited: last?.coverage?.rateLimited ?? 0,
+    coverage: last?.coverage ?? null,
     pauseMs,
     topGroups: last?.topGroups.length ?? 0,
   };
-}
-
-/** Calls the snapshot's visibility budget made again after a rate limit (snapshots that report it). */
-function rateLimitedOf(snapshot: unknown): number {
-  const coverage = (snapshot as { coverage?: { rateLimited?: unknown } } | undefined)?.coverage;
-  return typeof coverage?.rateLimited === 'number' ? coverage.rateLimited : 0;
 }
