@@ -1,4 +1,7 @@
-/** Public API of temporal-dlq. */
+/**
+ * Public API of temporal-dlq: everything. A producer can import only `temporal-dlq/client` (src/client.ts), which
+ * does not load the SDK's worker or native bridge; a worker process `temporal-dlq/worker` (src/worker-entry.ts).
+ */
 export { publish, publishMany, toEnvelope, PublishError, DEFAULT_MAX_PAYLOAD_BYTES } from './publish';
 export type { PublishOptions, PublishManyOptions, PublishResult } from './publish';
 export { defineHandler, HandlerDefinitionError } from './handlers';
@@ -34,6 +37,7 @@ export type { Classification } from './shared/classify';
 export { retrySignal, discardSignal, repairUpdate, stateQuery } from './shared/definitions';
 export * from './shared/search-attributes';
 export * from './shared/names';
+export { PARKED_QUERY, statusQuery } from './shared/queries';
 export { publishInputSchema, envelopeSchema } from './shared/envelope';
 export type { Envelope, PublishInput } from './shared/envelope';
 export { applyMergePatch } from './shared/merge-patch';

@@ -2,7 +2,6 @@
  * Standalone worker (`npm run worker`, the Docker image): set-up, then poll until SIGINT/SIGTERM.
  * Handlers come from DLQ_HANDLERS_MODULE (its `handlers` export), or the demo handlers.
  */
-import { resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { ConfigError, loadConfig } from './config';
@@ -14,16 +13,11 @@ import { dataConverterFromConfig } from './data-converter';
 import { ensureAnalyticsSchedule } from './analytics/schedule';
 import { warnOnMissingWorkerSettings } from './worker-flags';
 import type { AnyHandler } from './handlers';
+import { loadHandlersModule } from './handlers-module';
 
 async function loadHandlers(modulePath: string | undefined): Promise<AnyHandler[]> {
   if (!modulePath) return (await import('./demo')).demoHandlers;
-  const mod = (await import(resolve(modulePath))) as { handlers?: unknown };
-  if (!Array.isArray(mod.handlers)) {
-    throw new ConfigError([
-      `DLQ_HANDLERS_MODULE=${modulePath}: the module must export \`handlers\`, an array of defineHandler(...) results`,
-    ]);
-  }
-  return mod.handlers as AnyHandler[];
+  return loadHandlersModule(modulePath);
 }
 
 async function main(): Promise<void> {
