@@ -12,10 +12,20 @@ const lock = join(root, 'package-lock.json');
 const stale =
   !existsSync(marker) || (existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs + 1000);
 if (stale) {
-  // `npm install` (not `npm ci`): it installs the locked versions too, and npm 11's `npm ci` refuses a lock
-  // file that, as npm itself writes it, leaves out other platforms' optional packages (@swc/core-darwin-*).
-  process.stderr.write('Installing npm dependencies (npm install, locked versions)...\n');
+  // `npm ci`: exactly the locked versions, and it never writes package-lock.json, so `npm start` and `npm test`
+  // leave a clone as they found it. The lock holds every platform's optional packages (esbuild, @swc/core),
+  // which npm 11's `npm ci` requires.
+  process.stderr.write('Installing npm dependencies (npm ci, the locked versions)...\n');
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const result = spawnSync(npm, ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
-  if (result.status !== 0) process.exit(result.status ?? 1);
+  const result = spawnSync(npm, ['ci', '--no-audit', '--no-fund'], {
+    cwd: root,
+    stdio: 'inherit',
+    shell: process.platform === 'win32',
+  });
+  if (result.status !== 0) {
+    process.stderr.write(
+      'npm ci failed. If package.json changed, `npm install` updates package-lock.json to match; commit both.\n',
+    );
+    process.exit(result.status ?? 1);
+  }
 }
