@@ -1,13 +1,14 @@
 /**
  * The Temporal Web UI as the operator's console, checked in a real headless Chromium (Debian's
  * package, driven by playwright-core; no browser download): the `DlqStatus="dead"` list shows the
- * parked test messages, and a message's page shows its failure explanation (current details).
+ * parked test messages, with the `Dlq*` columns an operator adds, and a message's page shows its failure
+ * explanation (current details) with its failure group in view.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Frame, Page } from 'playwright-core';
 import { ARTIFACTS, launchChromium, skipWithoutChromium } from './chromium';
 import { z } from 'zod';
 import { openTestEnv, requireEnv, uid, waitFor, waitForStatus } from './helpers';
@@ -19,6 +20,25 @@ import { stateQuery } from '../src/shared/definitions';
 
 const DOC_IMAGE = join(__dirname, '..', 'docs', 'images', 'ui-parked-message.png');
 const DOC_SIGNAL_IMAGE = join(__dirname, '..', 'docs', 'images', 'ui-send-retry-signal.png');
+const DOC_COLUMNS_IMAGE = join(__dirname, '..', 'docs', 'images', 'ui-dlq-columns.png');
+
+/** What the column check reads of a DOM element in the page (the project's TypeScript has no DOM library). */
+interface DomElement {
+  parentElement: DomElement | null;
+  getBoundingClientRect(): { right: number };
+  ownerDocument: {
+    documentElement: { clientWidth: number };
+    defaultView: { getComputedStyle(e: DomElement): { overflowX: string } } | null;
+  };
+}
+
+/** Copies a screenshot to docs/images/ when it is missing there, or on request (so runs do not churn it). */
+function refreshDocImage(shot: string, docImage: string): void {
+  if (!existsSync(docImage) || process.env.DLQ_UPDATE_DOC_IMAGES === '1') {
+    mkdirSync(join(docImage, '..'), { recursive: true });
+    copyFileSync(shot, docImage);
+  }
+}
 
 const TOPIC = `ui-orders-${uid()}`;
 const IDS = ['order-1001', 'order-1002'];
@@ -70,6 +90,39 @@ describe('Temporal Web UI in a real browser', { skip: skipWithoutChromium }, () 
     await page.screenshot({ path: join(ARTIFACTS, 'ui-dead-list.png') });
   });
 
+  it('shows the Dlq* columns (class, reason, topic, attempts) once added under Configure Columns', async () => {
+    // What docs/operators.md tells an operator to do: the list's gear button opens "Configure Workflows Table";
+    // remove columns that take room, add the custom search attributes. The UI keeps the choice in the browser.
+    await page.getByTestId('workflows-summary-table-configuration-button').click();
+    const drawer = page.locator('aside').filter({ hasText: 'Configure Workflows Table' });
+    await drawer.waitFor();
+    for (const column of ['Run ID', 'Type', 'Start', 'End'])
+      await drawer.getByRole('button', { name: `Remove ${column} column` }).click();
+    for (const column of ['DlqErrorClass', 'DlqReason', 'DlqTopic', 'DlqAttempts'])
+      await drawer.getByRole('button', { name: `Add ${column} column` }).click();
+    await drawer.getByTestId('drawer-close-button').click();
+    await drawer.waitFor({ state: 'hidden' });
+    await page.getByRole('button', { name: 'Collapse saved views' }).click();
+    for (const column of ['DlqErrorClass', 'DlqReason', 'DlqTopic', 'DlqAttempts']) {
+      // How far the header reaches past the right edge of what its scrolling containers show.
+      const hidden = await page.locator('table thead th', { hasText: column }).evaluate((th: DomElement) => {
+        let right = th.ownerDocument.documentElement.clientWidth;
+        for (let e = th.parentElement; e; e = e.parentElement)
+          if (th.ownerDocument.defaultView!.getComputedStyle(e).overflowX !== 'visible')
+            right = Math.min(right, e.getBoundingClientRect().right);
+        return th.getBoundingClientRect().right - right;
+      });
+      assert.ok(hidden <= 1, `the ${column} column is in view (${hidden} px of it cut off)`);
+    }
+    const row = page.locator('table tbody tr', { hasText: `msg:${TOPIC}:${IDS[0]}` });
+    const cells = (await row.locator('td').allInnerTexts()).map((c) => c.trim());
+    for (const value of ['validation', 'VALIDATION_ERROR', TOPIC, '1'])
+      assert.ok(cells.includes(value), `${value} in ${JSON.stringify(cells)}`);
+    const shot = join(ARTIFACTS, 'ui-dlq-columns.png');
+    await page.screenshot({ path: shot, clip: { x: 0, y: 0, width: 1400, height: 370 } });
+    refreshDocImage(shot, DOC_COLUMNS_IMAGE);
+  });
+
   it('shows the failure explanation of a parked message', async () => {
     const workflowId = `msg:${TOPIC}:${IDS[0]}`;
     await page.getByRole('link', { name: workflowId }).first().click();
@@ -82,9 +135,9 @@ describe('Temporal Web UI in a real browser', { skip: skipWithoutChromium }, () 
       .first()
       .click();
     // The UI renders Markdown metadata inside sandboxed iframes: look for the explanation in any frame.
-    let explanation: string | undefined;
+    let found: { frame: Frame; text: string } | undefined;
     try {
-      explanation = await waitFor(
+      found = await waitFor(
         'the failure explanation in the Current Details panel',
         async () => {
           for (const frame of page.frames()) {
@@ -92,7 +145,7 @@ describe('Temporal Web UI in a real browser', { skip: skipWithoutChromium }, () 
               .locator('body')
               .innerText({ timeout: 1000 })
               .catch(() => '');
-            if (text.includes('How to fix:')) return text;
+            if (text.includes('How to fix:')) return { frame, text };
           }
           return undefined;
         },
@@ -101,17 +154,25 @@ describe('Temporal Web UI in a real browser', { skip: skipWithoutChromium }, () 
     } finally {
       await page.screenshot({ path: join(ARTIFACTS, 'ui-message-page.png') });
     }
+    const explanation = found.text;
     assert.match(explanation, /Parked: validation failure \(VALIDATION_ERROR\)/);
     assert.match(explanation, /quantity/);
     assert.match(explanation, /repair/);
+    // The failure group is what `--group` needs: it must be in view in the panel, not below its cut-off edge.
+    const { deadLetter } = await env.client.workflow.getHandle(workflowId).query(stateQuery);
+    const fingerprint = deadLetter!.fingerprint;
+    assert.ok(explanation.includes(fingerprint), 'the explanation names the failure group');
+    const panel = await (await found.frame.frameElement()).boundingBox();
+    const group = await found.frame.getByText(fingerprint).first().boundingBox();
+    assert.ok(panel && group, 'the panel and the failure group have boxes');
+    assert.ok(
+      group.y >= panel.y && group.y + group.height <= panel.y + panel.height,
+      `the failure group ${fingerprint} (y ${group.y}-${group.y + group.height}) is within the panel (y ${panel.y}-${panel.y + panel.height})`,
+    );
     await page.getByText('Current Details').first().waitFor({ state: 'visible' });
     const shot = join(ARTIFACTS, 'ui-parked-message.png');
     await page.screenshot({ path: shot, clip: { x: 0, y: 0, width: 1400, height: 780 } });
-    // The README's screenshot is refreshed only on request, so test runs do not churn a committed file.
-    if (!existsSync(DOC_IMAGE) || process.env.DLQ_UPDATE_DOC_IMAGES === '1') {
-      mkdirSync(join(DOC_IMAGE, '..'), { recursive: true });
-      copyFileSync(shot, DOC_IMAGE);
-    }
+    refreshDocImage(shot, DOC_IMAGE);
   });
 
   it('fixes and retries from the UI: the retry signal with a JSON merge patch recovers the message', async () => {
@@ -130,8 +191,7 @@ describe('Temporal Web UI in a real browser', { skip: skipWithoutChromium }, () 
     await page.keyboard.press('ControlOrMeta+a');
     await page.keyboard.insertText('{"patch": {"quantity": 2}, "reason": "fixed from the Web UI"}');
     await page.screenshot({ path: join(ARTIFACTS, 'ui-send-retry-signal.png') });
-    if (!existsSync(DOC_SIGNAL_IMAGE) || process.env.DLQ_UPDATE_DOC_IMAGES === '1')
-      copyFileSync(join(ARTIFACTS, 'ui-send-retry-signal.png'), DOC_SIGNAL_IMAGE);
+    refreshDocImage(join(ARTIFACTS, 'ui-send-retry-signal.png'), DOC_SIGNAL_IMAGE);
     // Leaving the editor re-formats the JSON and moves the layout: let it settle before submitting.
     await editor.blur();
     await page.waitForTimeout(500);

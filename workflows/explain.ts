@@ -41,20 +41,22 @@ export function explainDeadLetter(dl: DeadLetter): string {
         ? 'Its stage killed or stalled the worker running it (a native crash, out of memory, process.exit, or a blocked event loop), attempt after attempt, the last time running alone in its worker. It is never re-driven automatically. Find the cause in the worker logs around the parking time, fix the handler or the payload, then retry, or discard it.'
         : HOW_TO_FIX[dl.errorClass];
   const issues = invalidFields(dl.details).map((i) => `- \`${i.path}\`: ${i.message}`);
+  // The Web UI shows this in a panel of fixed height that cuts off the end: the failure group (what
+  // `--group` needs to act on every message like this one) comes right after the heading, on its own line.
   const lines = [
     `## Parked: ${dl.errorClass} failure (${dl.reason}${dl.causeReason ? ` after ${dl.causeReason}` : ''})`,
+    `**Failure group:** \`${dl.fingerprint}\` (\`dlq list --group ${dl.fingerprint}\`)`,
     `**Topic** \`${dl.topic}\` · **message** \`${dl.messageId}\` · **stage** \`${dl.stage}\` · **attempts** ${dl.attempts} · **payload v${dl.payloadVersion}**`,
     '',
     `**Error:** ${dl.message}`,
     ...(issues.length ? ['', '**Invalid fields:**', ...issues] : []),
     '',
     `**How to fix:** ${fix}`,
-    dl.nextRedriveAt ? `\nAn automatic re-drive is due at ${dl.nextRedriveAt}.` : '',
-    `Expires (status \`expired\`) at ${dl.expiresAt} unless retried or discarded.`,
     '',
     '**Actions:** send the `repair` update or the `retry` signal with `{"patch": {...}}` (RFC 7386 merge patch), `{"payload": ...}` or `{}`; or the `discard` signal with `{"reason": "..."}`.',
     `CLI: \`dlq show ${dl.messageId} --topic ${dl.topic}\` · \`dlq retry ${dl.workflowId} --patch fix.json\``,
-    `Fingerprint (failure group): \`${dl.fingerprint}\``,
+    dl.nextRedriveAt ? `An automatic re-drive is due at ${dl.nextRedriveAt}.` : '',
+    `Expires (status \`expired\`) at ${dl.expiresAt} unless retried or discarded.`,
   ];
   // Markdown: paragraphs need blank lines between them; list items keep single newlines.
   return lines
