@@ -26,10 +26,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openTestEnv, requireEnv, uid, waitFor } from './helpers';
 import type { TestEnv } from './helpers';
-import { readStore } from './fixtures/effect-store';
+import { readJournal, readStore } from './fixtures/effect-store';
 import type { JournalEntry } from './fixtures/effect-store';
 import { EFFECT_STAGES, ROLLING_KINDS, rollingTopic } from './fixtures/rolling-worker';
 import type { RollingKind, RollingPayload } from './fixtures/rolling-worker';
+import { temporal } from '@temporalio/proto';
 import { publishMany } from '../src/publish';
 import type { PublishInput } from '../src/shared/envelope';
 import { stateQuery } from '../src/shared/definitions';
@@ -95,6 +96,7 @@ let env: TestEnv;
 let storeDir: string;
 const children: WorkerChild[] = [];
 const parkedIds: string[] = [];
+let passed = false;
 
 /** Starts a worker process as the entrypoints do (WORKER_NODE_FLAGS, WORKER_ENV) and waits until it polls. */
 async function startWorker(prefix: string): Promise<WorkerChild> {
@@ -112,14 +114,14 @@ async function startWorker(prefix: string): Promise<WorkerChild> {
   });
   let tail = '';
   const keep = (d: Buffer) => void (tail = (tail + d.toString()).slice(-4000));
-  child.stderr!.on('data', keep);
+  child.stderr.on('data', keep);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const worker: WorkerChild = { child, pid: child.pid!, exited, output: () => tail };
   children.push(worker);
   const ready = new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       keep(d);
       if (d.toString().includes('ready')) resolve();
     });
@@ -133,6 +135,38 @@ async function startWorker(prefix: string): Promise<WorkerChild> {
 
 const ofPid = (entries: JournalEntry[], pid: number) => entries.filter((e) => e.pid === pid);
 const starts = (entries: JournalEntry[]) => entries.filter((e) => e.e === 'start').length;
+const ends = (entries: JournalEntry[]) => entries.filter((e) => e.e === 'end').length;
+/** The stage attempts a process started and has not ended yet (each start has one end, later, in its journal). */
+function openAttempts(entries: JournalEntry[]): Array<{ key: string; attempt: number }> {
+  const open = new Map<string, number>();
+  for (const e of entries) {
+    if (e.e === 'start') open.set(e.key, e.attempt);
+    else if (e.e === 'end') open.delete(e.key);
+  }
+  return [...open].map(([key, attempt]) => ({ key, attempt }));
+}
+/** A first attempt runs as a local activity; every later attempt (attempt > 1) is an activity task. */
+const activityAttempts = (open: Array<{ attempt: number }>) => open.filter((a) => a.attempt > 1).length;
+
+/**
+ * Why a workflow's history says a stage may have run again after it applied its effect: a workflow task
+ * that started and never completed (its local attempts' results are lost with it), or an activity attempt
+ * that ran after an earlier one timed out (a completion that did not reach the server in time).
+ */
+async function lostWork(client: TestEnv['client'], workflowId: string): Promise<string[]> {
+  const { TimeoutType, WorkflowTaskFailedCause } = temporal.api.enums.v1;
+  const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  return events.flatMap((e) => {
+    const timedOut = e.workflowTaskTimedOutEventAttributes;
+    if (timedOut && timedOut.timeoutType === TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE)
+      return ['a workflow task timed out after it started'];
+    const failed = e.workflowTaskFailedEventAttributes;
+    if (failed) return [`a workflow task failed (${WorkflowTaskFailedCause[failed.cause ?? 0]})`];
+    const timeout = e.activityTaskStartedEventAttributes?.lastFailure?.timeoutFailureInfo;
+    if (timeout) return [`an activity attempt timed out (${TimeoutType[timeout.timeoutType ?? 0]})`];
+    return [];
+  });
+}
 
 describe(
   'rolling restart',
@@ -158,13 +192,17 @@ describe(
           ),
       );
       await env?.close();
-      if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+      // Kept when the test failed: the journals show what every worker ran.
+      if (storeDir && passed) rmSync(storeDir, { recursive: true, force: true });
+      else if (storeDir) process.stderr.write(`rolling-restart: store and journals kept in ${storeDir}\n`);
     });
 
     it(
       `loses nothing and runs nothing twice through a rolling restart of ${WORKERS} workers (${TOTAL} messages)`,
       { timeout: 600_000 },
       async (t) => {
+        const t0 = Date.now();
+        const timings: Record<string, number> = {};
         const tag = uid();
         const prefix = `rr-${tag}`;
         // Each kind spread evenly over the sequence, so every batch is a mix.
@@ -207,20 +245,21 @@ describe(
         for (let i = 0; i < WORKERS; i++) fleet.push(await startWorker(prefix));
         const publishing = publishMany(env.client, paced(), { taskQueue: env.taskQueue, concurrency: 16 });
 
-        const restarts: Array<Record<string, number | string | null>> = [];
-        await waitFor(
-          'the first 100 stage attempts',
-          () => Promise.resolve(starts(readStore(storeDir).entries) >= 100 ? true : undefined),
-          120_000,
-        );
+        const restarts: Array<{ stopped: number; started: number; pendingEffectsAtSigterm: number }> = [];
         for (let k = 0; k < WORKERS; k++) {
           const old = fleet[k]!;
-          const pending = pendingEffects();
-          assert.ok(
-            pending > 0,
-            `restart ${k + 1} must overlap work in flight (no stage effect left to apply)`,
+          // SIGTERM while this worker is in the middle of stage attempts, one of them an activity attempt
+          // (a retry), so its shutdown has local and activity work to drain.
+          await waitFor(
+            `worker ${old.pid} to be running stage attempts, one of them a retry`,
+            () => {
+              const open = openAttempts(readJournal(storeDir, old.pid));
+              return Promise.resolve(open.length >= 2 && activityAttempts(open) > 0 ? true : undefined);
+            },
+            120_000,
           );
           old.child.kill('SIGTERM');
+          const pending = pendingEffects();
           release(BATCH);
           const exit = await within(`worker ${old.pid} to exit after SIGTERM`, 60_000, old.exited);
           assert.deepEqual(
@@ -234,12 +273,12 @@ describe(
           // Readiness as a deploy sees it: the new process took work before the next one goes down.
           await waitFor(
             `new worker ${fresh.pid} to take work`,
-            () =>
-              Promise.resolve(starts(ofPid(readStore(storeDir).entries, fresh.pid)) > 0 ? true : undefined),
+            () => Promise.resolve(starts(readJournal(storeDir, fresh.pid)) > 0 ? true : undefined),
             120_000,
           );
           restarts.push({ stopped: old.pid, started: fresh.pid, pendingEffectsAtSigterm: pending });
         }
+        timings.restarts = Date.now() - t0;
         const published = await within('publishing', 120_000, publishing);
         assert.equal(published.length, TOTAL);
         assert.deepEqual(
@@ -248,34 +287,54 @@ describe(
           'every message published once',
         );
 
-        // End states, by describing each id (strongly consistent), until every message settled.
+        // The journals first (no server calls while the messages are still being processed): every effect
+        // applied, or no new one for a while (then the describe loop below says which message is where).
+        const expectedKeys = ids.flatMap(({ kind, id }) =>
+          EFFECT_STAGES[kind].map((stage) => `${id}:${stage}:0`),
+        );
+        for (let applied = 0, still = 0; applied < expectedKeys.length && still < 60;) {
+          await sleep(500);
+          const now = readStore(storeDir).claims.length;
+          still = now === applied ? still + 1 : 0;
+          applied = now;
+        }
+        timings.effects = Date.now() - t0;
+
+        // End states, by describing each id (strongly consistent), until every message settled: closed, or
+        // parked for good (a kind that completes only through a re-drive is settled only once closed).
         const settled = new Map<
           string,
           { execution: string; status?: string; parkCount?: number; errorClass?: string }
         >();
-        await within(
-          'every message to reach its end state',
-          240_000,
-          (async () => {
-            for (;;) {
-              const open = ids.filter(({ id }) => !settled.has(id));
-              if (open.length === 0) return;
-              await eachLimit(open, 32, async ({ id }) => {
-                const d = await env.client.workflow.getHandle(id).describe();
-                const status = d.typedSearchAttributes.get(DlqStatus);
-                if (d.status.name === 'RUNNING' && status !== 'dead') return;
-                settled.set(id, {
-                  execution: d.status.name,
-                  status,
-                  parkCount: d.typedSearchAttributes.get(DlqParkCount),
-                  errorClass: d.typedSearchAttributes.get(DlqErrorClass),
-                });
-              });
-              await sleep(1000);
-            }
-          })(),
-        );
-        for (const { kind, id } of ids) if (EXPECTED[kind].execution === 'RUNNING') parkedIds.push(id);
+        const lastSeen = new Map<string, string>();
+        const settleBy = Date.now() + 240_000;
+        for (;;) {
+          const open = ids.filter(({ id }) => !settled.has(id));
+          if (open.length === 0) break;
+          if (Date.now() > settleBy)
+            assert.fail(
+              `${open.length} message(s) never reached an end state: ${open
+                .slice(0, 20)
+                .map(({ id }) => `${id} (${lastSeen.get(id)})`)
+                .join(', ')}`,
+            );
+          await eachLimit(open, 32, async ({ kind, id }) => {
+            const d = await env.client.workflow.getHandle(id).describe();
+            const status = d.typedSearchAttributes.get(DlqStatus);
+            lastSeen.set(id, `${d.status.name}, DlqStatus ${status}`);
+            const parkedForGood = status === 'dead' && kind !== 'redrive';
+            if (d.status.name === 'RUNNING' && !parkedForGood) return;
+            settled.set(id, {
+              execution: d.status.name,
+              status,
+              parkCount: d.typedSearchAttributes.get(DlqParkCount),
+              errorClass: d.typedSearchAttributes.get(DlqErrorClass),
+            });
+          });
+          await sleep(1000);
+        }
+        timings.settled = Date.now() - t0;
+        for (const [id, seen] of settled) if (seen.execution === 'RUNNING') parkedIds.push(id);
 
         const wrong: string[] = [];
         const outcomes: Record<string, number> = {};
@@ -293,6 +352,11 @@ describe(
           } else if (seen.execution === 'RUNNING') {
             const state = await handle.query(stateQuery);
             ({ status, audit, parkCount } = state);
+            const dl = state.deadLetter;
+            if (expected.execution !== 'RUNNING' && dl)
+              wrong.push(
+                `${id}: parked ${dl.errorClass}/${dl.reason} (${dl.causeReason ?? '-'}): ${dl.message}`,
+              );
             if (seen.parkCount !== 1) wrong.push(`${id}: DlqParkCount ${seen.parkCount}, expected 1`);
             if (seen.errorClass !== PARKED_CLASS[kind])
               wrong.push(`${id}: DlqErrorClass ${seen.errorClass}, expected ${PARKED_CLASS[kind]}`);
@@ -330,6 +394,7 @@ describe(
           },
           120_000,
         );
+        timings.visibility = Date.now() - t0;
         const runs = new Map<string, number>();
         for await (const wf of env.client.workflow.list({ query: q }))
           runs.set(wf.workflowId, (runs.get(wf.workflowId) ?? 0) + 1);
@@ -344,9 +409,6 @@ describe(
 
         // Side effects: exactly the expected keys, each applied once; duplicate deliveries counted apart.
         const { claims, entries } = readStore(storeDir);
-        const expectedKeys = ids.flatMap(({ kind, id }) =>
-          EFFECT_STAGES[kind].map((stage) => `${id}:${stage}:0`),
-        );
         const expectedSet = new Set(expectedKeys);
         const claimSet = new Set(claims);
         assert.deepEqual(
@@ -368,41 +430,76 @@ describe(
           'each effect applied exactly once',
         );
         assert.equal(appliedPerKey.size, expectedKeys.length, 'every applied effect journaled');
+        // Duplicate deliveries: a stage run again for a key whose effect was applied. A graceful restart
+        // makes none; a worker that cannot report in time does (this 2-core machine, shared with other
+        // runs, can starve a worker past its 10 s workflow task timeout), and then the workflow's history
+        // shows the lost task. Each must be explained so, and was caught by the key (applied once, above).
         const duplicates = entries.filter((e) => e.e === 'duplicate');
+        const duplicated = [...new Set(duplicates.map((e) => e.key.split(':').slice(0, 3).join(':')))];
+        const unexplained: string[] = [];
+        const explained: Record<string, number> = {};
+        await eachLimit(duplicated, 8, async (workflowId) => {
+          const why = await lostWork(env.client, workflowId);
+          if (why.length === 0) unexplained.push(workflowId);
+          for (const w of new Set(why)) explained[w] = (explained[w] ?? 0) + 1;
+        });
         assert.deepEqual(
-          duplicates.map((e) => `${e.key} (worker ${e.pid})`),
+          unexplained,
           [],
-          'no stage delivered again after its effect was applied (a graceful restart loses no completion)',
+          'no stage delivered again after its effect was applied unless its workflow lost a task or an attempt to a timeout',
         );
-
-        // Each stopped worker drained: every stage attempt it started ended in it, and it journaled its stop.
-        const drained: number[] = [];
+        // Each stopped worker drained: the stage attempts in flight at its SIGTERM (and any it had already
+        // received) ran to their end in it, none was aborted by the shutdown, and it returned from run().
+        const inFlightAtSigterm: number[] = [];
+        const activityAttemptsAtSigterm: number[] = [];
+        const endedAfterSigterm: number[] = [];
         for (const { stopped } of restarts) {
-          const own = ofPid(entries, stopped as number);
+          const own = ofPid(entries, stopped);
           const sigterm = own.findIndex((e) => e.e === 'sigterm');
           assert.ok(sigterm >= 0, `worker ${stopped} journaled its SIGTERM`);
           assert.equal(own.at(-1)?.e, 'stopped', `worker ${stopped} returned from worker.run()`);
-          const ends = own.filter((e) => e.e === 'end');
-          assert.equal(ends.length, starts(own), `every stage attempt worker ${stopped} started ended in it`);
-          const aborted = ends.filter((e) => e.e === 'end' && e.type === 'AbortError').length;
-          assert.equal(aborted, 0, `no stage attempt of worker ${stopped} was aborted by its shutdown`);
-          const before = own.slice(0, sigterm);
-          drained.push(starts(before) - before.filter((e) => e.e === 'end').length);
+          assert.deepEqual(
+            openAttempts(own),
+            [],
+            `every stage attempt worker ${stopped} started ended in it`,
+          );
+          const open = openAttempts(own.slice(0, sigterm));
+          inFlightAtSigterm.push(open.length);
+          activityAttemptsAtSigterm.push(activityAttempts(open));
+          endedAfterSigterm.push(ends(own.slice(sigterm)));
         }
+        assert.ok(
+          inFlightAtSigterm.every((n) => n > 0) && activityAttemptsAtSigterm.some((n) => n > 0),
+          `the restarts overlapped stage attempts in flight in the stopped workers (all: ${inFlightAtSigterm.join(', ')}; activity attempts: ${activityAttemptsAtSigterm.join(', ')})`,
+        );
+        const abortedByShutdown = entries.flatMap((e) =>
+          e.e === 'end' && e.cancelledBy?.includes('workerShutdown') ? [`${e.key} (worker ${e.pid})`] : [],
+        );
+        assert.deepEqual(
+          abortedByShutdown,
+          [],
+          'no stage attempt aborted by a worker shutdown: a graceful shutdown lets the stages in flight finish',
+        );
+        timings.checks = Date.now() - t0;
 
         const figures = {
           messages: TOTAL,
           workers: WORKERS,
           restarts: restarts.length,
-          inFlightAtSigterm: drained,
+          inFlightAtSigterm,
+          activityAttemptsAtSigterm,
+          endedAfterSigterm,
           pendingEffectsAtSigterm: restarts.map((r) => r.pendingEffectsAtSigterm),
           outcomes,
           stageAttempts: starts(entries),
           sideEffects: claims.length,
           duplicateDeliveries: duplicates.length,
+          duplicatesExplainedBy: explained,
           lost: TOTAL - runs.size,
+          seconds: Object.fromEntries(Object.entries(timings).map(([k, ms]) => [k, Math.round(ms / 1000)])),
         };
         t.diagnostic(`rolling-restart figures: ${JSON.stringify(figures)}`);
+        passed = true;
       },
     );
   },
