@@ -265,7 +265,7 @@ describe('encryption against the real server, and the codec server', () => {
       temporal.api.workflowservice.v1.ListWorkflowExecutionsResponse.encode(listed).finish(),
     );
     assert.equal(listed.executions?.length, 1);
-    const memo = listed.executions![0]!.memo!.fields![PARK_MEMO_KEY]!;
+    const memo = listed.executions[0]!.memo!.fields![PARK_MEMO_KEY]!;
     assert.equal(utf8(memo.metadata!.encoding), ENCRYPTED_ENCODING);
     for (const needle of [secret, headerSecret, failureSecret])
       assert.equal(raw.includes(needle), false, `the visibility listing holds "${needle}" in plaintext`);
