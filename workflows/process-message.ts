@@ -24,7 +24,7 @@ import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { MessageActivities } from '../activities/message-activities';
 import { discardSignal, repairUpdate, retrySignal, stateQuery } from '../src/shared/definitions';
 import { DlqMessageId, DlqStatus } from '../src/shared/search-attributes';
-import { PARK_MEMO_KEY, PARK_MEMO_PATCH, parkMemo } from '../src/shared/park-memo';
+import { PARK_MEMO_KEY, parkMemo } from '../src/shared/park-memo';
 import type {
   DlqStatusValue,
   MessageOutcome,
@@ -368,8 +368,8 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
       nowMs: now(),
       stageStartedAt,
     });
-    // A workflow that parked before the park memo existed replays without it (patched is false there).
-    if (patched(PARK_MEMO_PATCH)) {
+    // The route recorded for this cycle decides: a cycle run by an older release replays without the memo.
+    if (revisionOf(route) >= 4) {
       setStatus('dead', [...searchAttributes, { key: DlqMessageId, value: dl.messageId }]);
       upsertMemo({ [PARK_MEMO_KEY]: parkMemo(dl) });
     } else setStatus('dead', searchAttributes);

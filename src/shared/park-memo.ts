@@ -6,7 +6,8 @@
  *
  * The memo holds the dead letter without its stack, bounded by `MAX_PARK_MEMO_BYTES`: a long message is
  * cut, then the details, headers and payload are left out, in that order, until it fits. `omitted` names
- * what was left out, so a reader knows when it must ask the workflow.
+ * what was left out, so a reader knows when it must ask the workflow. Written by routes of revision 4 and
+ * later (`src/shared/route-revision.ts`).
  */
 import { MAX_PARK_MEMO_BYTES, MAX_PARK_MEMO_MESSAGE } from './limits';
 import { jsonByteLength } from './size';
@@ -14,9 +15,6 @@ import type { DeadLetter } from './types';
 
 /** Memo key of the park memo. */
 export const PARK_MEMO_KEY = 'dlqDeadLetter';
-
-/** Patch id of the park memo (and of `DlqMessageId` set at park for messages published before it existed). */
-export const PARK_MEMO_PATCH = 'dlq-park-memo';
 
 /** Fields of the dead letter the memo may leave out, in the order they are dropped. */
 export const OMITTABLE = ['details', 'headers', 'payload'] as const;
