@@ -3,8 +3,9 @@
  * workflow code. Parked messages outlive deploys, so a change that fails here would break them in production.
  * The top level holds histories recorded by the current code (`npm run histories:record`, which first moves
  * the previous ones into the next `vN/` folder); `v1/` holds those of the release before local first
- * attempts, `v2/` those of the release before revision 3 (the attempt ledger), each kept because messages
- * they started may still be parked; `v1-to-v2/` holds a message that release parked and the next recovered.
+ * attempts, `v2/` those of the release before revision 3 (the attempt ledger), `v3/` those of the release
+ * before revision 4 (the park memo), each kept because messages they started may still be parked;
+ * `v1-to-v2/` holds a message that release parked and the next recovered.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -50,6 +51,11 @@ describe('replay of committed histories', () => {
       'retry-after-local-attempt',
     ])
       assert.ok(files.includes(`v2/${required}.json`), `missing test/histories/v2/${required}.json`);
+  });
+
+  it('keeps the histories of the release before revision 4 (parked without the park memo)', () => {
+    for (const required of REQUIRED_HISTORY_SCENARIOS)
+      assert.ok(files.includes(`v3/${required}.json`), `missing test/histories/v3/${required}.json`);
   });
 
   it('keeps a message parked by the previous release and recovered by the current one', () => {
