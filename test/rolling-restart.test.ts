@@ -34,6 +34,7 @@ import type { JournalEntry } from './fixtures/effect-store';
 import { EFFECT_STAGES, ROLLING_KINDS, rollingTopic } from './fixtures/rolling-worker';
 import type { RollingKind, RollingPayload } from './fixtures/rolling-worker';
 import { temporal } from '@temporalio/proto';
+import { tsToMs } from '@temporalio/common/lib/time';
 import { publishMany } from '../src/publish';
 import type { PublishInput } from '../src/shared/envelope';
 import { stateQuery } from '../src/shared/definitions';
@@ -153,19 +154,41 @@ const activityAttempts = (open: Array<{ attempt: number }>) => open.filter((a) =
 /**
  * Why a workflow's history says a stage may have run again after it applied its effect: a workflow task
  * that started and never completed (its local attempts' results are lost with it), or an activity attempt
- * that ran after an earlier one timed out (a completion that did not reach the server in time).
+ * that ran after an earlier one timed out (a completion that did not reach the server in time). Each with
+ * when the server recorded it and, for a workflow task, the identity of the worker that lost it.
  */
-async function lostWork(client: TestEnv['client'], workflowId: string): Promise<string[]> {
+async function lostWork(
+  client: TestEnv['client'],
+  workflowId: string,
+): Promise<Array<{ why: string; worker?: string; at?: number }>> {
   const { TimeoutType, WorkflowTaskFailedCause } = temporal.api.enums.v1;
   const events = (await client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const startedBy = new Map<string, string>();
   return events.flatMap((e) => {
+    const at = e.eventTime ? tsToMs(e.eventTime) : undefined;
+    if (e.workflowTaskStartedEventAttributes)
+      startedBy.set(String(e.eventId), e.workflowTaskStartedEventAttributes.identity ?? '?');
     const timedOut = e.workflowTaskTimedOutEventAttributes;
     if (timedOut && timedOut.timeoutType === TimeoutType.TIMEOUT_TYPE_START_TO_CLOSE)
-      return ['a workflow task timed out after it started'];
+      return [
+        {
+          why: 'a workflow task timed out after it started',
+          worker: startedBy.get(String(timedOut.startedEventId)),
+          at,
+        },
+      ];
     const failed = e.workflowTaskFailedEventAttributes;
-    if (failed) return [`a workflow task failed (${WorkflowTaskFailedCause[failed.cause ?? 0]})`];
+    if (failed)
+      return [
+        {
+          why: `a workflow task failed (${WorkflowTaskFailedCause[failed.cause ?? 0]})`,
+          worker: startedBy.get(String(failed.startedEventId)),
+          at,
+        },
+      ];
     const timeout = e.activityTaskStartedEventAttributes?.lastFailure?.timeoutFailureInfo;
-    if (timeout) return [`an activity attempt timed out (${TimeoutType[timeout.timeoutType ?? 0]})`];
+    if (timeout)
+      return [{ why: `an activity attempt timed out (${TimeoutType[timeout.timeoutType ?? 0]})`, at }];
     return [];
   });
 }
@@ -247,7 +270,12 @@ describe(
         for (let i = 0; i < WORKERS; i++) fleet.push(await startWorker(prefix));
         const publishing = publishMany(env.client, paced(), { taskQueue: env.taskQueue, concurrency: 16 });
 
-        const restarts: Array<{ stopped: number; started: number; pendingEffectsAtSigterm: number }> = [];
+        const restarts: Array<{
+          stopped: number;
+          started: number;
+          sigtermAt: number;
+          pendingEffectsAtSigterm: number;
+        }> = [];
         const inFlightAtSigterm: number[] = [];
         const activityAttemptsAtSigterm: number[] = [];
         const endedAfterSigterm: number[] = [];
@@ -263,6 +291,7 @@ describe(
             },
             120_000,
           );
+          const sigtermAt = Date.now();
           old.child.kill('SIGTERM');
           const pending = pendingEffects();
           release(BATCH);
@@ -309,7 +338,12 @@ describe(
             () => Promise.resolve(starts(readJournal(storeDir, fresh.pid)) > 0 ? true : undefined),
             120_000,
           );
-          restarts.push({ stopped: old.pid, started: fresh.pid, pendingEffectsAtSigterm: pending });
+          restarts.push({
+            stopped: old.pid,
+            started: fresh.pid,
+            sigtermAt,
+            pendingEffectsAtSigterm: pending,
+          });
         }
         timings.restarts = Date.now() - t0;
         assert.ok(
@@ -476,10 +510,17 @@ describe(
         const duplicated = [...new Set(duplicates.map((e) => e.key.split(':').slice(0, 3).join(':')))];
         const unexplained: string[] = [];
         const explained: Record<string, number> = {};
+        // A lost workflow task names the worker that lost it: one a deploy was stopping, after its SIGTERM,
+        // would be a task its drain lost (counted; starvation can also cause it, so it is not asserted).
+        let lostDuringDrain = 0;
         await eachLimit(duplicated, 8, async (workflowId) => {
-          const why = await lostWork(env.client, workflowId);
-          if (why.length === 0) unexplained.push(workflowId);
-          for (const w of new Set(why)) explained[w] = (explained[w] ?? 0) + 1;
+          const lost = await lostWork(env.client, workflowId);
+          if (lost.length === 0) unexplained.push(workflowId);
+          for (const w of new Set(lost.map((l) => l.why))) explained[w] = (explained[w] ?? 0) + 1;
+          for (const { worker, at } of lost) {
+            const stopped = restarts.find((r) => `rolling-worker-${r.stopped}` === worker);
+            if (stopped && at !== undefined && at >= stopped.sigtermAt) lostDuringDrain++;
+          }
         });
         assert.deepEqual(
           unexplained,
@@ -501,6 +542,7 @@ describe(
           sideEffects: claims.length,
           duplicateDeliveries: duplicates.length,
           duplicatesExplainedBy: explained,
+          tasksLostDuringADrain: lostDuringDrain,
           lost: TOTAL - runs.size,
           seconds: Object.fromEntries(Object.entries(timings).map(([k, ms]) => [k, Math.round(ms / 1000)])),
         };
