@@ -1,6 +1,7 @@
 /** `publish` and `publishMany`: producers turn each message into a `processMessage` workflow. */
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
+import PQueue from 'p-queue';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import { publishInputSchema } from './shared/envelope';
 import { formatIssues } from './shared/json';
@@ -116,39 +117,48 @@ export interface PublishManyOptions extends PublishOptions {
 
 /**
  * Publishes an array or an async stream with bounded concurrency. One bad message never stops the rest:
- * every message gets its own result, in input order.
+ * every message gets its own result, in input order. The pool is p-queue; a stream is read only as fast as
+ * slots free up.
  */
 export async function publishMany(
   client: Client,
   messages: Iterable<unknown> | AsyncIterable<unknown>,
   options: PublishManyOptions = {},
 ): Promise<PublishResult[]> {
-  const concurrency = Math.max(1, options.concurrency ?? 32);
+  const queue = new PQueue({ concurrency: Math.max(1, options.concurrency ?? 32) });
   const results: PublishResult[] = [];
-  const inFlight = new Set<Promise<void>>();
+  let failure: { err: unknown } | undefined;
   let index = 0;
+  const publishOne = async (message: unknown, i: number): Promise<void> => {
+    let result: PublishResult;
+    try {
+      result = await publish(client, message as PublishInput, options);
+    } catch (err) {
+      result = {
+        ok: false,
+        error:
+          err instanceof PublishError
+            ? err
+            : new PublishError([err instanceof Error ? err.message : String(err)], 'SERVER_ERROR'),
+      };
+    }
+    results[i] = result;
+    options.onResult?.(result, i);
+  };
   for await (const message of messages as AsyncIterable<unknown>) {
+    if (failure) break;
     const i = index++;
-    const task = (async () => {
-      let result: PublishResult;
-      try {
-        result = await publish(client, message as PublishInput, options);
-      } catch (err) {
-        result = {
-          ok: false,
-          error:
-            err instanceof PublishError
-              ? err
-              : new PublishError([err instanceof Error ? err.message : String(err)], 'SERVER_ERROR'),
-        };
-      }
-      results[i] = result;
-      options.onResult?.(result, i);
-    })();
-    inFlight.add(task);
-    void task.finally(() => inFlight.delete(task));
-    if (inFlight.size >= concurrency) await Promise.race(inFlight);
+    // Only `onResult` can throw here: reading stops, those in flight finish, then publishMany throws it.
+    queue
+      .add(() => publishOne(message, i))
+      .catch((err: unknown) => {
+        failure ??= { err };
+        queue.clear();
+      });
+    // Backpressure: read the next message only when nothing waits for a slot (a stream stays bounded).
+    await queue.onEmpty();
   }
-  await Promise.all(inFlight);
+  await queue.onIdle();
+  if (failure) throw failure.err;
   return results;
 }

@@ -19,7 +19,7 @@ import type { DiscardInput, RetryInput } from '../shared/types';
 import type { CliContext } from './context';
 import { countMessages, isNotFound, listMessages } from './messages';
 import type { MessageRow } from './messages';
-import { forEachBounded, RateLimiter } from './pacing';
+import { forEachBounded } from './pacing';
 import { progress } from './output';
 
 /** What happened to one message. `skipped`: it was no longer dead (done by an earlier run or someone else). */
@@ -266,11 +266,10 @@ export async function runBulk(ctx: CliContext, client: Client, options: BulkOpti
     failures: [],
   };
   const bar = progress(ctx, options.label, selected, options.showProgress);
-  const limiter = new RateLimiter(options.perSecond);
+  const pacing = { concurrency: options.concurrency, perSecond: options.perSecond };
   let seen = 0;
   try {
-    await forEachBounded(listMessages(client, options.query), options.concurrency, async (row) => {
-      await limiter.take();
+    await forEachBounded(listMessages(client, options.query), pacing, async (row) => {
       const verdict = await options.act(row);
       seen += 1;
       if (seen > selected) bar.setTotal(seen);

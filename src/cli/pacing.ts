@@ -1,4 +1,5 @@
-/** Rate limiting and bounded concurrency for bulk operations. */
+/** Rate limiting and bounded concurrency for bulk operations (p-queue), and the CLI's rate and count options. */
+import PQueue from 'p-queue';
 import { UserError } from './context';
 
 const PER = { s: 1_000, m: 60_000, h: 3_600_000 } as const;
@@ -24,51 +25,56 @@ export function parsePositiveInt(flag: string, text: string, max = 1000): number
   return n;
 }
 
-/** Spaces operations evenly: at most `perSecond` starts per second, across all callers. */
-export class RateLimiter {
-  private next = 0;
-  private readonly intervalMs: number;
-  constructor(perSecond: number) {
-    this.intervalMs = 1000 / perSecond;
-  }
-  async take(): Promise<void> {
-    const now = Date.now();
-    const at = Math.max(now, this.next);
-    this.next = at + this.intervalMs;
-    if (at > now) await new Promise((resolve) => setTimeout(resolve, at - now));
-  }
+/** Options of {@link forEachBounded}. */
+export interface BoundedOptions {
+  /** Operations in flight at most (a whole number of at least 1). */
+  concurrency: number;
+  /**
+   * Operations started per second, at most, spaced evenly (one start per `ceil(1000 / perSecond)` ms window).
+   * @defaultValue unlimited
+   */
+  perSecond?: number;
 }
 
 /**
- * Runs `work` for each item of a (possibly endless) stream with at most `concurrency` in flight.
- * Reads ahead no further than needed, so memory stays bounded.
+ * Runs `work` for each item of a (possibly endless) stream with at most `concurrency` in flight and at most
+ * `perSecond` starts per second, on p-queue. Reads ahead one item at most, so memory stays bounded. The
+ * first failure stops reading, drops the items not yet started, lets those in flight finish, then throws.
  */
 export async function forEachBounded<T>(
   items: AsyncIterable<T>,
-  concurrency: number,
+  options: BoundedOptions,
   work: (item: T) => Promise<void>,
 ): Promise<void> {
-  const inFlight = new Set<Promise<void>>();
+  const queue = new PQueue({
+    concurrency: options.concurrency,
+    ...(options.perSecond !== undefined
+      ? { interval: Math.ceil(1000 / options.perSecond), intervalCap: 1 }
+      : {}),
+  });
   let failure: { err: unknown } | undefined;
-  for await (const item of items) {
-    if (failure) break;
-    const task: Promise<void> = work(item).then(
-      () => undefined,
-      (err: unknown) => {
-        failure ??= { err };
-      },
-    );
-    inFlight.add(task);
-    void task.finally(() => inFlight.delete(task));
-    if (inFlight.size >= concurrency) await Promise.race(inFlight);
+  const fail = (err: unknown) => {
+    failure ??= { err };
+    queue.clear();
+  };
+  try {
+    for await (const item of items) {
+      if (failure) break;
+      queue.add(() => work(item)).catch(fail);
+      // Backpressure: read the next item only when nothing waits for a slot.
+      await queue.onEmpty();
+    }
+  } catch (err) {
+    fail(err);
   }
-  await Promise.all(inFlight);
+  await queue.onIdle();
   if (failure) throw failure.err;
 }
 
 /**
  * Maps a stream with bounded concurrency while keeping input order: at most `window` items are being
  * fetched or waiting to be yielded at any time.
+ * Ours because the library version (p-map's pMapIterable, p-map 7+) is ESM-only and p-queue yields no ordered stream.
  */
 export async function* mapOrdered<T, R>(
   items: AsyncIterable<T>,
