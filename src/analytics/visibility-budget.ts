@@ -80,6 +80,10 @@ export function backoffDelay(attempt: number, random: () => number = Math.random
   return Math.round(ceiling * (0.5 + random() * 0.5));
 }
 
+/**
+ * A run's visibility calls: cap, pace, concurrency and rate-limit back-off in one object.
+ * Ours because one count serves all four and its clock, sleep and randomness are injectable (p-queue's timers are not).
+ */
 export class VisibilityBudget {
   /** Calls made (each once, however often a rate limit sent it back). */
   spent = 0;

@@ -1,8 +1,12 @@
-/** Parses `500ms`, `30s`, `5m`, `2h`, `14d` (or a bare number of ms) into milliseconds. Workflow-safe. */
+/** Durations as `500ms`, `30s`, `5m`, `2h`, `14d` (or a bare number of ms). Workflow-safe. */
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 export const DURATION_HINT = 'a duration such as 500ms, 30s, 5m, 2h or 14d';
 
+/**
+ * Parses a duration into milliseconds, or answers undefined (callers then name {@link DURATION_HINT}).
+ * Ours because `ms` (2.1.3; Temporal's tree holds the 3.0.0-canary.1 prerelease) also takes `-1h`, `1y` as 365.25 days and `2 weeks`, and rejects ` 5m`.
+ */
 export function parseDuration(text: string): number | undefined {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
   if (!match) return undefined;
@@ -11,7 +15,10 @@ export function parseDuration(text: string): number | undefined {
   return Number.isFinite(value) ? value : undefined;
 }
 
-/** Formats milliseconds as the largest whole unit, e.g. 86400000 → `1d`. */
+/**
+ * Formats milliseconds as the largest whole unit, e.g. 86400000 → `1d`, so that it parses back exactly.
+ * Ours because `ms`'s formatter rounds (90000 → `2m`), which would not parse back to the same value.
+ */
 export function formatDuration(ms: number): string {
   for (const unit of ['d', 'h', 'm', 's'] as const) {
     if (ms >= UNIT_MS[unit] && ms % UNIT_MS[unit] === 0) return `${ms / UNIT_MS[unit]}${unit}`;
