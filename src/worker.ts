@@ -41,7 +41,16 @@ export interface CreateWorkerOptions {
   analyticsClient?: Client;
   /** Extra activities. @defaultValue `{}` */
   extraActivities?: Record<string, (...args: any[]) => Promise<unknown>>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  /** Passed through to `Worker.create` (tuning, identity, interceptors). @defaultValue `{}` */
+  /**
+   * Passed through to `Worker.create` (tuning, identity, interceptors); what it sets wins. One default differs
+   * from the SDK's: `shutdownGraceTime` is the longest stage `timeout` of `handlers` (the SDK's is 0), so a
+   * graceful shutdown (a deploy's SIGTERM) lets running stage attempts finish instead of cancelling them at
+   * once: a cancelled attempt fires the stage's `signal`, and a stage that passes it on (`fetch(url, { signal
+   * })`) fails, which costs the message an attempt and can park it on its last one. Give the process at
+   * least that long before it is killed (Kubernetes `terminationGracePeriodSeconds`, Docker's
+   * `stop_grace_period`).
+   * @defaultValue `{}`
+   */
   workerOptions?: Partial<WorkerOptions>;
   /**
    * Check, before polling, that the namespace has every `Dlq*` search attribute with its type (`checkSetup`
@@ -144,6 +153,8 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     },
     maxCachedWorkflows: config.DLQ_MAX_CACHED_WORKFLOWS,
     dataConverter: dataConverterFromConfig(config),
+    // A deploy's graceful shutdown lets the stage attempts in flight finish (see `workerOptions`).
+    shutdownGraceTime: Math.max(0, ...[...handlers.values()].map((h) => h.stageTimeoutMs)),
     ...options.workerOptions,
   });
 }

@@ -74,6 +74,9 @@ export async function openTestEnv(address = requireEnv('TEMPORAL_ADDRESS')): Pro
         installRuntimeLogger: false,
         workflowBundlePath: requireEnv('DLQ_TEST_WORKFLOW_BUNDLE'),
         ...extra,
+        // Teardown does not wait for stages a test leaves running (createWorker's default grace is the
+        // longest stage timeout; test/rolling-restart.test.ts runs workers with that default).
+        workerOptions: { shutdownGraceTime: 0, ...extra.workerOptions },
       });
       const running = worker.run();
       let stopped = false;
