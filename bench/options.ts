@@ -45,6 +45,14 @@ export const benchOptionsSchema = z.object({
   bulk: positive,
   /** Bulk retry: repairs in flight (the CLI's `--concurrency`). */
   bulkConcurrency: positive.max(256),
+  /**
+   * Filling: publish in steps so that at most this many published messages wait for the worker (0: publish
+   * each size's messages at once). On the PostgreSQL server, 80 000 published at once left 39 000 workflow
+   * tasks queued and the worker was given 1.6 of them per second while starts went on at 24/s (one
+   * history shard, one database); within a bounded backlog tasks meet a waiting poller.
+   * @defaultValue 0 (postgres: 1000)
+   */
+  fillBacklog: z.coerce.number().int().min(0),
   /** publishMany's concurrency, the same for the baseline's starts. */
   publishConcurrency: positive,
   /** DLQ_MAX_CACHED_WORKFLOWS of both workers. */
@@ -101,6 +109,7 @@ const DEFAULTS = {
   bulk: '5000',
   bulkConcurrency: '8',
   publishConcurrency: '32',
+  fillBacklog: '0',
   maxCached: String(DEFAULT_MAX_CACHED_WORKFLOWS),
   bullmq: '2000',
   bullmqFailed: '1000',
@@ -129,6 +138,7 @@ const QUICK = {
 const POSTGRES = {
   analyticsSizes: '1000,20000,100000',
   listPollMs: '250',
+  fillBacklog: '1000',
 } as const;
 
 type Key = keyof typeof DEFAULTS;
@@ -153,6 +163,10 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     .option('--bulk <n>', 'messages in the bulk-retried failure group')
     .option('--bulk-concurrency <n>', "bulk retry's --concurrency")
     .option('--publish-concurrency <n>', 'publishMany concurrency (and baseline starts)')
+    .option(
+      '--fill-backlog <n>',
+      'filling: at most this many published messages waiting for the worker (0: all at once; default 0, postgres 1000)',
+    )
     .option('--max-cached <n>', 'DLQ_MAX_CACHED_WORKFLOWS of both workers')
     .option('--bullmq <n>', 'BullMQ happy-path jobs (0 skips BullMQ)')
     .option('--bullmq-failed <n>', 'BullMQ failed jobs retried')

@@ -1,5 +1,5 @@
 /** The result document (bench/results/<timestamp>.json) and the printed table. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import Table from 'cli-table3';
@@ -242,10 +242,24 @@ export function renderProfile(profiles: ThreadProfile[]): string {
   return lines.join('\n');
 }
 
-/** Writes the result JSON; returns its path. */
+const resultsFile = (dir: string, startedAt: string, suffix = '') =>
+  join(dir, `${startedAt.replace(/[:.]/g, '-')}${suffix}.json`);
+
+/** Writes the result JSON (and removes the run's partial file); returns its path. */
 export function writeResults(dir: string, results: BenchResults): string {
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${results.startedAt.replace(/[:.]/g, '-')}.json`);
+  const file = resultsFile(dir, results.startedAt);
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  rmSync(resultsFile(dir, results.startedAt, '.partial'), { force: true });
   return file;
+}
+
+/**
+ * Writes what a run has measured so far to `<startedAt>.partial.json`, after each phase: a run that is
+ * stopped before its end (a long `--server postgres` fill, a killed process) keeps its figures.
+ */
+export function writePartialResults(dir: string, startedAt: string, partial: Record<string, unknown>): void {
+  mkdirSync(dir, { recursive: true });
+  const doc = { partial: true, startedAt, writtenAt: new Date().toISOString(), ...partial };
+  writeFileSync(resultsFile(dir, startedAt, '.partial'), `${JSON.stringify(doc, null, 2)}\n`);
 }

@@ -31,7 +31,15 @@ import { runBulkRetry } from './phases/bulk-retry';
 import { runBullmq } from './phases/bullmq';
 import { summariseProfiles } from './profile';
 import type { ThreadProfile } from './profile';
-import { machine, memoryPoint, rate, renderProfile, renderTable, writeResults } from './report';
+import {
+  machine,
+  memoryPoint,
+  rate,
+  renderProfile,
+  renderTable,
+  writePartialResults,
+  writeResults,
+} from './report';
 import type { BenchResults, MemoryPoint } from './report';
 import { round } from './stats';
 
@@ -67,6 +75,11 @@ async function measure(
       log(`  ${run.perSecond} msg/s`);
     }
   }
+  const progress: Record<string, unknown> = { server, options, machine: machine(temporalServer) };
+  const checkpoint = (fields: Record<string, unknown>) => {
+    Object.assign(progress, fields);
+    writePartialResults(options.resultsDir, startedAt.toISOString(), progress);
+  };
   const runs: ThroughputRun[] = [];
   for (let r = 0; r < options.rounds; r++) {
     const order: Array<'dlq' | 'baseline'> = r % 2 === 0 ? ['baseline', 'dlq'] : ['dlq', 'baseline'];
@@ -75,6 +88,7 @@ async function measure(
       const run = await runThroughput(ctx, mode, r, options.happy);
       log(`  ${run.perSecond} msg/s (${run.seconds} s, p50 ${run.latencyMs.p50} ms)`);
       runs.push(run);
+      checkpoint({ throughputRuns: runs });
     }
   }
   const sampleOf = (mode: ThroughputRun['mode']) => runs.find((r) => r.mode === mode)?.sampleIds ?? [];
@@ -106,6 +120,10 @@ async function measure(
       `  to dead p50 ${parkLatency.toDeadByQueryMs.p50} ms; to visibility p50 ${parkLatency.toVisibilityMs.p50} ms`,
     );
     const parkedEvents = await historyEvents(ctx.client, parkLatency.sampleIds);
+    checkpoint({
+      parkLatency,
+      historyEvents: { baseline: baselineEvents, dlqHappy: dlqHappyEvents, dlqParked: parkedEvents },
+    });
 
     const largest = options.analyticsSizes[options.analyticsSizes.length - 1]!;
     const totalFillers = largest - options.park;
@@ -118,6 +136,7 @@ async function measure(
       const fill = await fillTo(ctx, taskQueue, { from: filled, to, totalFillers }, size);
       filled = to;
       fills.push(fill);
+      checkpoint({ fills });
       log(`  ${fill.parkedPerSecond} msg/s parked`);
       points.push(memoryPoint(`parked ${size}`, size, await worker.memory()));
       const cost = await measureAnalytics(ctx, size);
@@ -125,6 +144,7 @@ async function measure(
         `  analytics: ${cost.wallMs.median} ms, ${cost.countCalls} counts + ${cost.listCalls} lists (total ${cost.snapshotTotal})`,
       );
       analytics.push(cost);
+      checkpoint({ fills, analytics, memoryPoints: points });
     }
     const atLargest = await worker.memory();
 

@@ -9,6 +9,7 @@ describe('bench options', () => {
     assert.equal(o.server, 'dev');
     assert.deepEqual(o.analyticsSizes, [1000, 5000, 20_000]);
     assert.equal(o.listPollMs, 50);
+    assert.equal(o.fillBacklog, 0);
     assert.equal(o.happy, 2000);
     assert.equal(o.bulk, 5000);
   });
@@ -18,6 +19,7 @@ describe('bench options', () => {
     assert.equal(o.server, 'postgres');
     assert.deepEqual(o.analyticsSizes, [1000, 20_000, 100_000]);
     assert.equal(o.listPollMs, 250);
+    assert.equal(o.fillBacklog, 1000);
     assert.equal(o.happy, 2000);
     assert.deepEqual(parseBenchOptions([], { BENCH_SERVER: 'postgres' }).analyticsSizes, o.analyticsSizes);
   });
