@@ -228,6 +228,8 @@ describe('analytics from visibility', () => {
   before(async () => {
     // The oldest first, alone, so it is unambiguous.
     oldestId = await park(TOPIC.orders, 'o1', { bad: true });
+    // DlqParkedAt holds whole seconds (a tie goes to the smaller workflow id): the others park a second later.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
     await Promise.all([
       park(TOPIC.orders, 'o2', { bad: true }),
       park(TOPIC.orders, 'o3', { bad: true }),
