@@ -90,19 +90,14 @@ const CLI_TYPE: Partial<Record<SearchAttributeType, string>> = {
   [SearchAttributeType.DOUBLE]: 'Double',
 };
 
-/** `temporal operator search-attribute create` commands registering `keys`, one per type (`--type` takes one). */
+/**
+ * The `temporal operator search-attribute create` command registering `keys`, with one `--type` after each
+ * `--name`: the CLI (1.5.1) pairs them by position, and given several names with one `--type` it registers
+ * only the first, without an error.
+ */
 function cliCommands(namespace: string, keys: ReadonlyArray<(typeof ALL_SEARCH_ATTRIBUTES)[number]>): string {
-  const byType = new Map<string, string[]>();
-  for (const k of keys) {
-    const type = CLI_TYPE[k.type]!;
-    byType.set(type, [...(byType.get(type) ?? []), k.name]);
-  }
-  return [...byType]
-    .map(
-      ([type, names]) =>
-        `\`temporal operator search-attribute create --namespace ${namespace} ${names.map((n) => `--name ${n}`).join(' ')} --type ${type}\``,
-    )
-    .join(', ');
+  const pairs = keys.map((k) => `--name ${k.name} --type ${CLI_TYPE[k.type]!}`).join(' ');
+  return `\`temporal operator search-attribute create --namespace ${namespace} ${pairs}\``;
 }
 
 /**
@@ -127,7 +122,7 @@ export async function checkSetup(
       `These search attributes are not registered: ${named.map((k) => `${k.name} (${CLI_TYPE[k.type]})`).join(', ')}.`,
       'Without them every message that fails would fail its workflow task (BadSearchAttributes) again and again, and never park.',
       `Register them once (idempotent, safe at every start): \`await setupServer(connection, { namespace: '${namespace}', retentionMs: 30 * 86_400_000 })\` from temporal-dlq, with a @temporalio/client Connection; \`npm start\` and \`npm run worker\` run it for you.`,
-      `Or with the Temporal CLI (one command per type): ${cliCommands(namespace, named)}.`,
+      `Or with the Temporal CLI: ${cliCommands(namespace, named)}.`,
     );
   }
   if (wrongTypes.length > 0)

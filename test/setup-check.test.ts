@@ -77,6 +77,10 @@ describe('createWorker checks the set-up', () => {
       assert.match(err.message, /setupServer\(connection, \{ namespace: '[^']+', retentionMs/);
       assert.match(err.message, /npm start/);
       assert.match(err.message, /temporal operator search-attribute create --namespace/);
+      // One --type per --name: CLI 1.5.1 registers only the first of several names given one --type.
+      for (const key of ALL_SEARCH_ATTRIBUTES)
+        assert.match(err.message, new RegExp(`--name ${key.name} --type \\w+`), key.name);
+      assert.doesNotMatch(err.message, /--name \w+ --name/);
       return true;
     });
   });
