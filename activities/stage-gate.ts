@@ -8,12 +8,17 @@
 export class StageGate {
   private shared = 0;
   private soloActive = false;
-  private soloWaiting = 0;
+  private soloWaitingCount = 0;
   private wakeups: Array<() => void> = [];
+
+  /** Solo attempts waiting for their turn (the next to run alone). */
+  get soloWaiting(): number {
+    return this.soloWaitingCount;
+  }
 
   /** True when an ordinary attempt could enter at once. */
   get sharedFree(): boolean {
-    return !this.soloActive && this.soloWaiting === 0;
+    return !this.soloActive && this.soloWaitingCount === 0;
   }
 
   /** True when a solo attempt could enter at once. */
@@ -30,13 +35,13 @@ export class StageGate {
 
   /** Enters alone: waits for running attempts to end and keeps new ones out until released. */
   async enterSolo(signal?: AbortSignal): Promise<() => void> {
-    this.soloWaiting += 1;
+    this.soloWaitingCount += 1;
     let entered = false;
     try {
       while (!this.soloFree) await this.nextChange(signal);
       entered = true;
     } finally {
-      this.soloWaiting -= 1;
+      this.soloWaitingCount -= 1;
       if (!entered) this.wakeAll(); // an abandoned wait may unblock ordinary attempts
     }
     this.soloActive = true;

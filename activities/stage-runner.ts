@@ -4,6 +4,7 @@
  * that kills its worker is charged for it, and runs alone in its worker once it is suspected.
  */
 import { Context } from '@temporalio/activity';
+import { ActivityCancelledError, ActivityNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { LOCAL_ATTEMPT_REFUSED } from '../src/shared/errors';
 import { z } from 'zod';
@@ -39,6 +40,8 @@ export interface StageRunnerDeps {
   identity: string;
   /** One per worker process: it is the process a crashing stage takes down. */
   gate?: StageGate;
+  /** The running attempt's context. @defaultValue `Context.current` (a unit test passes its own) */
+  currentContext?: () => Context;
 }
 
 const processGate = new StageGate();
@@ -86,9 +89,10 @@ async function workflowTaskRetried(ctx: Context): Promise<boolean> {
 
 export function createStageRunner(deps: StageRunnerDeps) {
   const gate = deps.gate ?? processGate;
+  const currentContext = deps.currentContext ?? (() => Context.current());
 
   return async function runStage(rawInput: StageInput): Promise<unknown> {
-    const ctx = Context.current();
+    const ctx = currentContext();
     const offset = typeof rawInput?.attemptOffset === 'number' ? rawInput.attemptOffset : 0;
     const parsedInput = stageInputSchema.safeParse(rawInput);
     if (!parsedInput.success) {
@@ -128,6 +132,7 @@ export function createStageRunner(deps: StageRunnerDeps) {
     // Heartbeats go out one at a time, in order, so a late periodic beat never overwrites a later phase.
     let beats: Promise<boolean> = Promise.resolve(true);
     let inFlight = false;
+    let heartbeatFailed = false;
     const send = async (): Promise<boolean> => {
       inFlight = true;
       try {
@@ -135,8 +140,12 @@ export function createStageRunner(deps: StageRunnerDeps) {
         await ctx.client.activity.heartbeat(ctx.info.taskToken, ledger);
         return true;
       } catch (err) {
-        log.debug({ err }, 'Heartbeat not recorded');
-        if ((err as Error).name === 'ActivityCancelledError') deadline.abort(err);
+        // Cancelled, or no longer the current attempt (the server timed it out and may have started the next
+        // one): the attempt is over, so it stops waiting for its turn and never starts the stage's code.
+        if (err instanceof ActivityCancelledError || err instanceof ActivityNotFoundError)
+          deadline.abort(err);
+        else if (!heartbeatFailed) log.warn({ err }, 'Heartbeat not recorded (logged once per attempt)');
+        heartbeatFailed = true;
         return false;
       } finally {
         inFlight = false;
@@ -304,6 +313,14 @@ export function createStageRunner(deps: StageRunnerDeps) {
         ]);
       } finally {
         clearTimeout(timer);
+      }
+      // The result reaches the server only after this function returns, and the gate lets the next attempt
+      // in before that. When that attempt runs alone (or this one did) and kills the process, the ledger
+      // must not still say `running` here, or this finished attempt would be charged with a death of its
+      // own. So it records that the stage's code is no longer running (`waiting`) before it leaves the gate.
+      if (ledger && (ledger.solo || gate.soloWaiting > 0)) {
+        clearInterval(beating);
+        await record('waiting');
       }
     } catch (err) {
       // Identity, not instanceof: a stage may throw a Proxy whose getPrototypeOf trap throws.

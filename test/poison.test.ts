@@ -34,7 +34,7 @@ const PARK_DEADLINE_MS = 150_000;
 /** No worker death in this long after the parking. */
 const QUIET_MS = 30_000;
 /** Healthy results still missing once the quiet window is over get this much longer. */
-const HEALTHY_GRACE_MS = 20_000;
+const HEALTHY_GRACE_MS = 60_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -137,6 +137,43 @@ class Supervisor {
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGKILL');
     await exited;
+  }
+}
+
+/** What a workflow that did not finish waits on (its pending workflow task and activities), for the failure. */
+async function whereItWaits(workflowId: string): Promise<string> {
+  try {
+    const { raw, status, historyLength } = await within(
+      'describe',
+      10_000,
+      env.client.workflow.getHandle(workflowId).describe(),
+    );
+    const wft = raw.pendingWorkflowTask;
+    const time = (t: { seconds?: unknown; nanos?: number | null } | null | undefined) =>
+      t?.seconds ? new Date(Number(t.seconds) * 1000).toISOString().slice(11, 23) : '-';
+    const task = wft
+      ? `workflow task attempt ${wft.attempt} (${String(wft.state)}, scheduled ${time(wft.scheduledTime)}, started ${time(wft.startedTime)})`
+      : 'no workflow task';
+    const activities = (raw.pendingActivities ?? []).map(
+      (a) =>
+        `${a.activityType?.name} attempt ${a.attempt} (${String(a.state)}, last failure ${JSON.stringify(a.lastFailure?.message ?? null)}, worker ${a.lastWorkerIdentity || '-'})`,
+    );
+    const history = await within('history', 10_000, env.client.workflow.getHandle(workflowId).fetchHistory());
+    const last = (history.events ?? []).slice(-6).map((e) => {
+      const type = Object.keys(e).find((k) => k.endsWith('EventAttributes') && e[k as keyof typeof e]) ?? '?';
+      const timer = e.timerStartedEventAttributes?.startToFireTimeout?.seconds;
+      const failure = (e.activityTaskFailedEventAttributes ?? e.workflowTaskFailedEventAttributes)?.failure
+        ?.message;
+      const timeout =
+        e.workflowTaskTimedOutEventAttributes?.timeoutType ??
+        e.activityTaskTimedOutEventAttributes?.retryState;
+      return [type, timer !== undefined ? `${String(timer)}s` : '', failure ?? '', timeout ?? '']
+        .filter((x) => x !== '')
+        .join(' ');
+    });
+    return `${workflowId}: ${status.name}, ${historyLength} events, ${task}; activities: ${activities.join(', ') || 'none'}; last events: ${last.join(' > ')}`;
+  } catch (err) {
+    return `${workflowId}: describe failed (${String(err)})`;
   }
 }
 
@@ -284,8 +321,14 @@ async function poisonTest(t: TestContext, mode: FirstAttempt): Promise<void> {
       .map((m) => messageWorkflowId(POISON_TOPIC, m.id))
       .map((id) => `${id}: ${healthyOutcomes.get(id) ?? 'not finished'}`)
       .filter((line) => !line.endsWith(': succeeded') && !line.endsWith(': recovered'));
-    if (notCompleted.length)
-      problems.push(`${notCompleted.length} healthy messages not completed: ${notCompleted.join('; ')}`);
+    if (notCompleted.length) {
+      const stuck = await Promise.all(
+        notCompleted.slice(0, 5).map((line) => whereItWaits(line.slice(0, line.indexOf(': ')))),
+      );
+      problems.push(
+        `${notCompleted.length} healthy messages not completed: ${notCompleted.join('; ')}; where they wait: ${stuck.join('; ')}`,
+      );
+    }
 
     const outcomes: Record<string, number> = {};
     for (const s of healthyOutcomes.values()) outcomes[s] = (outcomes[s] ?? 0) + 1;
@@ -318,7 +361,7 @@ describe('poison message that kills its worker', () => {
     it(
       `parks after at most ${POISON_MAX_ATTEMPTS} worker deaths and stays parked (firstAttempt: '${mode}')`,
       {
-        timeout: 240_000,
+        timeout: 300_000,
       },
       (t) => poisonTest(t, mode),
     );

@@ -7,13 +7,16 @@
  * that killed it from the messages that were merely running beside it. The ledger travels in the activity's
  * heartbeat details, which the server hands to the next attempt (`activityInfo().heartbeatDetails`):
  *
- * - an attempt records `running` (an awaited heartbeat) before the stage's code starts, and `failed` (with
- *   the charge) before it throws; each record names the server's attempt number that wrote it;
+ * - an attempt records `running` (an awaited heartbeat) before the stage's code starts, `failed` (with
+ *   the charge) before it throws, and `waiting` again after the code returned when another attempt may run
+ *   alone next in its process (its result reaches the server only after it left the gate); each record
+ *   names the server's attempt number that wrote it;
  * - so the next attempt knows how the previous one ended: `running`, written by the attempt just before,
  *   means it died while the stage ran: that attempt is charged, counts as a death, and from then on the
  *   stage runs alone in its worker (see `StageGate`), where a death can only be its own;
  * - `waiting`, nothing, or a record from an earlier attempt means the previous attempt died (or stopped)
- *   before the stage's code ran, beside another stage: not charged;
+ *   while the stage's code was not running (before it ran, or after it returned but before its result
+ *   reached the server): not charged;
  * - `failed` means it failed normally and was charged then;
  * - `running` from an attempt that heartbeated until its deadline means it ran out its time (the server's
  *   timeout came before its own failure was recorded): charged as a timeout, not a death.
