@@ -6,14 +6,14 @@
 import { hostname } from 'node:os';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger as PinoLogger } from 'pino';
-import { DEFAULT_HEARTBEAT_TIMEOUT_MS } from '../src/handlers';
-import type { Handler } from '../src/handlers';
-import { topicSchema } from '../src/shared/envelope';
-import { formatIssues } from '../src/shared/json';
-import { DEFAULT_NON_RETRYABLE_TYPES } from '../src/shared/errors';
-import { DEFAULT_REDRIVE_POLICY } from '../src/shared/backoff';
-import { ROUTE_REVISION } from '../src/shared/route-revision';
-import type { DeadLetter, PayloadVerdict, Route } from '../src/shared/types';
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS } from '../src/worker/handlers';
+import type { Handler } from '../src/worker/handlers';
+import { topicSchema } from '../src/contract/envelope';
+import { formatIssues } from '../src/contract/json';
+import { DEFAULT_NON_RETRYABLE_TYPES } from '../src/contract/errors';
+import { DEFAULT_REDRIVE_POLICY } from '../src/contract/backoff';
+import { ROUTE_REVISION } from '../src/contract/route-revision';
+import type { DeadLetter, PayloadVerdict, Route } from '../src/contract/types';
 import { createStageRunner } from './stage-runner';
 
 /** Guards that apply to every topic of a worker. */

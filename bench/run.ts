@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { WORKFLOWS_ENTRY } from '../src/bundle-path';
+import { WORKFLOWS_ENTRY } from '../src/worker/bundle-path';
 import { prepareNamespace, startBenchServer } from './server';
 import type { BenchServer } from './server';
 import { parseBenchOptions } from './options';

@@ -12,10 +12,10 @@ import { tsToMs } from '@temporalio/common/lib/time';
 import { z } from 'zod';
 import { openTestEnv, recordHistory, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
-import { defineHandler } from '../src/handlers';
-import { publish } from '../src/publish';
-import { PermanentError, TemporaryError } from '../src/shared/errors';
-import { discardSignal, repairUpdate, retrySignal, stateQuery } from '../src/shared/definitions';
+import { defineHandler } from '../src/worker/handlers';
+import { publish } from '../src/client/publish';
+import { PermanentError, TemporaryError } from '../src/contract/errors';
+import { discardSignal, repairUpdate, retrySignal, stateQuery } from '../src/contract/definitions';
 import {
   DlqAttempts,
   DlqErrorClass,
@@ -25,8 +25,8 @@ import {
   DlqReason,
   DlqStatus,
   DlqTopic,
-} from '../src/shared/search-attributes';
-import type { MessageOutcome } from '../src/shared/types';
+} from '../src/contract/search-attributes';
+import type { MessageOutcome } from '../src/contract/types';
 
 let env: TestEnv;
 const stageRuns = new Map<string, number>();

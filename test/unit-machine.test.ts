@@ -19,14 +19,14 @@ import {
   ledgerAtStart,
   showsDeaths,
   spentBudget,
-} from '../src/shared/attempt-ledger';
+} from '../src/contract/attempt-ledger';
 import { StageGate } from '../activities/stage-gate';
 import { boundedDetails, reasonOfType, stageFailure } from '../activities/stage-failure';
-import { normaliseReason } from '../src/shared/errors';
-import { MAX_AUDIT_BYTES, MAX_FAILURE_DETAILS_BYTES } from '../src/shared/limits';
-import { jsonByteLength } from '../src/shared/size';
-import { DEFAULT_REDRIVE_POLICY } from '../src/shared/backoff';
-import type { FailureDetails, MessageState, Route } from '../src/shared/types';
+import { normaliseReason } from '../src/contract/errors';
+import { MAX_AUDIT_BYTES, MAX_FAILURE_DETAILS_BYTES } from '../src/contract/limits';
+import { jsonByteLength } from '../src/contract/size';
+import { DEFAULT_REDRIVE_POLICY } from '../src/contract/backoff';
+import type { FailureDetails, MessageState, Route } from '../src/contract/types';
 
 const T0 = Date.parse('2026-11-29T10:00:00.000Z');
 const route = (over: Partial<Route> = {}): Route => ({

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
-import { classifyError, parseRetryAfter } from '../src/shared/classify';
+import { classifyError, parseRetryAfter } from '../src/contract/classify';
 import {
   PermanentError,
   SecurityError,
@@ -10,13 +10,13 @@ import {
   TimeoutError,
   ValidationError,
   DEFAULT_NON_RETRYABLE_TYPES,
-} from '../src/shared/errors';
-import { applyMergePatch } from '../src/shared/merge-patch';
-import { failureFingerprint, normaliseErrorMessage } from '../src/shared/fingerprint';
-import { DEFAULT_REDRIVE_POLICY, redriveDelayMs } from '../src/shared/backoff';
-import { formatDuration, parseDuration } from '../src/shared/duration';
-import { messageWorkflowId, parseMessageWorkflowId } from '../src/shared/names';
-import type { AuditEntry, MessageState, Route } from '../src/shared/types';
+} from '../src/contract/errors';
+import { applyMergePatch } from '../src/contract/merge-patch';
+import { failureFingerprint, normaliseErrorMessage } from '../src/contract/fingerprint';
+import { DEFAULT_REDRIVE_POLICY, redriveDelayMs } from '../src/contract/backoff';
+import { formatDuration, parseDuration } from '../src/contract/duration';
+import { messageWorkflowId, parseMessageWorkflowId } from '../src/contract/names';
+import type { AuditEntry, MessageState, Route } from '../src/contract/types';
 import {
   ActivityFailure,
   ApplicationFailure,

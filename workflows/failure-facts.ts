@@ -6,12 +6,12 @@ import {
   TimeoutFailure,
   TimeoutType,
 } from '@temporalio/common';
-import { DEFAULT_REASON } from '../src/shared/classify';
-import { errorClassOfType, FAILURE_TYPE_BY_CLASS, normaliseReason } from '../src/shared/errors';
-import { revisionOf } from '../src/shared/route-revision';
-import { showsDeaths } from '../src/shared/attempt-ledger';
-import type { ErrorClass } from '../src/shared/errors';
-import type { FailureDetails, Route } from '../src/shared/types';
+import { DEFAULT_REASON } from '../src/contract/classify';
+import { errorClassOfType, FAILURE_TYPE_BY_CLASS, normaliseReason } from '../src/contract/errors';
+import { revisionOf } from '../src/contract/route-revision';
+import { showsDeaths } from '../src/contract/attempt-ledger';
+import type { ErrorClass } from '../src/contract/errors';
+import type { FailureDetails, Route } from '../src/contract/types';
 
 /** The facts of one failure, before they become a dead letter. */
 export interface FailureFacts {

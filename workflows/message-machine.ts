@@ -11,13 +11,13 @@ import {
   DlqParkCount,
   DlqParkedAt,
   DlqReason,
-} from '../src/shared/search-attributes';
+} from '../src/contract/search-attributes';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import { failureFingerprint } from '../src/shared/fingerprint';
-import { redriveDelayMs } from '../src/shared/backoff';
-import { revisionOf } from '../src/shared/route-revision';
-import { jsonByteLength } from '../src/shared/size';
-import { MAX_STAGE_RESULTS_BYTES } from '../src/shared/limits';
+import { failureFingerprint } from '../src/contract/fingerprint';
+import { redriveDelayMs } from '../src/contract/backoff';
+import { revisionOf } from '../src/contract/route-revision';
+import { jsonByteLength } from '../src/contract/size';
+import { MAX_STAGE_RESULTS_BYTES } from '../src/contract/limits';
 import type {
   AuditEntry,
   DeadLetter,
@@ -26,7 +26,7 @@ import type {
   ProcessMessageInput,
   RetryInput,
   Route,
-} from '../src/shared/types';
+} from '../src/contract/types';
 import { trimAudit } from './audit';
 import type { FailureFacts } from './failure-facts';
 

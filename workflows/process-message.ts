@@ -22,9 +22,9 @@ import {
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { MessageActivities } from '../activities/message-activities';
-import { discardSignal, repairUpdate, retrySignal, stateQuery } from '../src/shared/definitions';
-import { DlqMessageId, DlqStatus } from '../src/shared/search-attributes';
-import { PARK_MEMO_KEY, parkMemo } from '../src/shared/park-memo';
+import { discardSignal, repairUpdate, retrySignal, stateQuery } from '../src/contract/definitions';
+import { DlqMessageId, DlqStatus } from '../src/contract/search-attributes';
+import { PARK_MEMO_KEY, parkMemo } from '../src/contract/park-memo';
 import type {
   DlqStatusValue,
   MessageOutcome,
@@ -33,17 +33,17 @@ import type {
   RepairAccepted,
   RetryInput,
   Route,
-} from '../src/shared/types';
-import { formatIssues, jsonProblem } from '../src/shared/json';
-import { repairedPayload } from '../src/shared/merge-patch';
-import { jsonByteLength } from '../src/shared/size';
+} from '../src/contract/types';
+import { formatIssues, jsonProblem } from '../src/contract/json';
+import { repairedPayload } from '../src/contract/merge-patch';
+import { jsonByteLength } from '../src/contract/size';
 import { explainDeadLetter } from './explain';
 import { operatorInputSchemas } from './lazy-schemas';
 import { factsFromFailure, noHandlerFacts, resultTooLargeFacts } from './failure-facts';
 import type { FailureFacts } from './failure-facts';
 import { runStageAttempts } from './stage-attempts';
 import * as machine from './message-machine';
-import { revisionOf } from '../src/shared/route-revision';
+import { revisionOf } from '../src/contract/route-revision';
 
 // The route lookup is pure worker-side configuration: retry it until a worker answers (no attempt limit),
 // so an infrastructure hiccup never fails the workflow.

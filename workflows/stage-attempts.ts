@@ -8,9 +8,9 @@ import {
 } from '@temporalio/workflow';
 import type { RetryPolicy } from '@temporalio/common';
 import type { MessageActivities } from '../activities/message-activities';
-import { LOCAL_ATTEMPT_REFUSED } from '../src/shared/errors';
-import { revisionOf } from '../src/shared/route-revision';
-import type { Route, StageInput } from '../src/shared/types';
+import { LOCAL_ATTEMPT_REFUSED } from '../src/contract/errors';
+import { revisionOf } from '../src/contract/route-revision';
+import type { Route, StageInput } from '../src/contract/types';
 import {
   delayAfterLocalAttemptMs,
   finalLocalFailure,

@@ -9,7 +9,7 @@
  */
 import { ActivityFailure, ApplicationFailure, CancelledFailure, RetryState } from '@temporalio/common';
 import type { RetryPolicy } from '@temporalio/common';
-import type { FailureDetails, Route } from '../src/shared/types';
+import type { FailureDetails, Route } from '../src/contract/types';
 
 /** The topic's policy, for a stage whose every attempt is an activity. */
 export function stageRetryPolicy(route: Route): RetryPolicy {

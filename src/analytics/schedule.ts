@@ -6,12 +6,12 @@
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { Client, ScheduleDescription } from '@temporalio/client';
 import type { Logger as PinoLogger } from 'pino';
-import { analyticsConfigSchema } from '../shared/analytics-config';
-import type { AnalyticsConfig, AnalyticsConfigInput, AnalyticsResult } from '../shared/analytics';
-import { asPreviousResult } from '../shared/alert-rules';
-import { ANALYTICS_SCHEDULE_ID, ANALYTICS_WORKFLOW } from '../shared/names';
-import { DURATION_HINT, formatDuration, parseDuration } from '../shared/duration';
-import { formatIssues } from '../shared/json';
+import { analyticsConfigSchema } from '../contract/analytics-config';
+import type { AnalyticsConfig, AnalyticsConfigInput, AnalyticsResult } from '../contract/analytics';
+import { asPreviousResult } from '../contract/alert-rules';
+import { ANALYTICS_SCHEDULE_ID, ANALYTICS_WORKFLOW } from '../contract/names';
+import { DURATION_HINT, formatDuration, parseDuration } from '../contract/duration';
+import { formatIssues } from '../contract/json';
 
 /** Interval of a newly created schedule. @defaultValue `5m` */
 export const DEFAULT_ANALYTICS_INTERVAL = '5m';

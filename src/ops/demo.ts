@@ -3,9 +3,9 @@
  * security failure), a flaky downstream that recovers by itself, and a rate-limited API.
  */
 import { z } from 'zod';
-import { defineHandler } from './handlers';
-import { SecurityError, TemporaryError } from './shared/errors';
-import type { PublishInput } from './shared/envelope';
+import { defineHandler } from '../worker/handlers';
+import { SecurityError, TemporaryError } from '../contract/errors';
+import type { PublishInput } from '../contract/envelope';
 
 const orderSchema = z.object({
   orderId: z.string().min(1),

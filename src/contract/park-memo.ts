@@ -7,7 +7,7 @@
  * The memo holds the dead letter without its stack, bounded by `MAX_PARK_MEMO_BYTES`: a long message is
  * cut, then the details, headers and payload are left out, in that order, until it fits. `omitted` names
  * what was left out, so a reader knows when it must ask the workflow. Written by routes of revision 4 and
- * later (`src/shared/route-revision.ts`).
+ * later (`src/contract/route-revision.ts`).
  */
 import { MAX_PARK_MEMO_BYTES, MAX_PARK_MEMO_MESSAGE } from './limits';
 import { jsonByteLength } from './size';

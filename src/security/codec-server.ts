@@ -12,8 +12,8 @@ import { z } from 'zod';
 import type { PayloadCodec } from '@temporalio/common';
 import { JSONToPayload, payloadToJSON } from '@temporalio/common/lib/proto-utils';
 import type { Logger as PinoLogger } from 'pino';
-import { ConfigError, loadConfig } from './config';
-import type { Config } from './config';
+import { ConfigError, loadConfig } from '../config';
+import type { Config } from '../config';
 import { codecFromConfig } from './data-converter';
 
 /** Options of `startCodecServer`. */
@@ -201,7 +201,7 @@ export async function codecServerFromConfig(
 if (require.main === module) {
   (async () => {
     const config = loadConfig();
-    const { createLogger } = await import('./logger');
+    const { createLogger } = await import('../logger');
     const logger = createLogger(config);
     const server = await codecServerFromConfig(config, { logger });
     logger.info(

@@ -3,7 +3,7 @@
  * pinned CLI embeds). Order, for each binary: `TEMPORAL_SERVER_BIN` / `TEMPORAL_SQL_TOOL_BIN`, the cached
  * build beside the CLI's (`~/.cache/temporal-dlq/temporal-1.5.1/server` and `sql`), else `go install` of
  * the missing ones into that cache. Modelled on `temporal-cli.ts`; used by the suite's production tier
- * (`src/production-server.ts`).
+ * (`src/ops/production-server.ts`).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';

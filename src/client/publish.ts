@@ -3,13 +3,13 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Client } from '@temporalio/client';
 import PQueue from 'p-queue';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
-import { publishInputSchema } from './shared/envelope';
-import { formatIssues } from './shared/json';
-import type { Envelope, PublishInput } from './shared/envelope';
-import { DEFAULT_TASK_QUEUE, messageWorkflowId, PROCESS_MESSAGE_WORKFLOW } from './shared/names';
-import { DlqMessageId, DlqTopic } from './shared/search-attributes';
-import { jsonByteLength } from './shared/size';
-import type { ProcessMessageInput } from './shared/types';
+import { publishInputSchema } from '../contract/envelope';
+import { formatIssues } from '../contract/json';
+import type { Envelope, PublishInput } from '../contract/envelope';
+import { DEFAULT_TASK_QUEUE, messageWorkflowId, PROCESS_MESSAGE_WORKFLOW } from '../contract/names';
+import { DlqMessageId, DlqTopic } from '../contract/search-attributes';
+import { jsonByteLength } from '../contract/size';
+import type { ProcessMessageInput } from '../contract/types';
 
 /** Options of `publish` and `publishMany`. */
 export interface PublishOptions {

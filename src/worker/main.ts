@@ -4,19 +4,19 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { ConfigError, loadConfig } from './config';
-import { buildConnectionOptions } from './connection';
-import { createLogger } from './logger';
-import { createWorker, installRuntimeLogger } from './worker';
-import { setupServer } from './setup';
-import { dataConverterFromConfig } from './data-converter';
-import { ensureAnalyticsSchedule } from './analytics/schedule';
-import { warnOnMissingWorkerSettings } from './worker-flags';
+import { ConfigError, loadConfig } from '../config';
+import { buildConnectionOptions } from '../security/connection';
+import { createLogger } from '../logger';
+import { createWorker, installRuntimeLogger } from './create-worker';
+import { setupServer } from '../ops/setup';
+import { dataConverterFromConfig } from '../security/data-converter';
+import { ensureAnalyticsSchedule } from '../analytics/schedule';
+import { warnOnMissingWorkerSettings } from './memory-settings';
 import type { AnyHandler } from './handlers';
 import { loadHandlersModule } from './handlers-module';
 
 async function loadHandlers(modulePath: string | undefined): Promise<AnyHandler[]> {
-  if (!modulePath) return (await import('./demo')).demoHandlers;
+  if (!modulePath) return (await import('../ops/demo')).demoHandlers;
   return loadHandlersModule(modulePath);
 }
 

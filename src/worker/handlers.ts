@@ -3,13 +3,13 @@
  */
 import { z } from 'zod';
 import type { Logger as PinoLogger } from 'pino';
-import { TOPIC_PATTERN } from './shared/json';
-import type { Envelope } from './shared/envelope';
-import type { FirstAttempt } from './shared/types';
-import { DEFAULT_REDRIVE_POLICY } from './shared/backoff';
-import type { RedrivePolicy } from './shared/backoff';
-import { DEFAULT_NON_RETRYABLE_TYPES } from './shared/errors';
-import { DURATION_HINT, parseDuration } from './shared/duration';
+import { TOPIC_PATTERN } from '../contract/json';
+import type { Envelope } from '../contract/envelope';
+import type { FirstAttempt } from '../contract/types';
+import { DEFAULT_REDRIVE_POLICY } from '../contract/backoff';
+import type { RedrivePolicy } from '../contract/backoff';
+import { DEFAULT_NON_RETRYABLE_TYPES } from '../contract/errors';
+import { DURATION_HINT, parseDuration } from '../contract/duration';
 
 /** What a stage function receives. */
 export interface StageContext<P = unknown> {

@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import type { ConnectionOptions } from '@temporalio/client';
-import { ConfigError } from './config';
-import type { Config } from './config';
+import { ConfigError } from '../config';
+import type { Config } from '../config';
 import { dataConverterFromConfig } from './data-converter';
 import type { EncryptionConfig } from './data-converter';
 

@@ -251,7 +251,7 @@ function serverConfig(
       grpcPort: ${grpc}
       membershipPort: ${membership}
       bindOnLocalHost: true${http === undefined ? '' : `\n      httpPort: ${http}`}`;
-  return `# Written by temporal-dlq's src/production-server.ts for one run.
+  return `# Written by temporal-dlq's src/ops/production-server.ts for one run.
 log:
   stdout: true
   level: warn

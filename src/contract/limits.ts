@@ -24,7 +24,7 @@ export const MAX_FAILURE_STACK = 8_000;
 /**
  * Largest park memo (the dead letter copied into the workflow's memo when it parks), in bytes of JSON. The
  * server warns above 2 KiB per memo (`limit.memoSize.warn`), and every byte is stored in the visibility
- * row of every parked message; what does not fit is left out in a fixed order (see `src/shared/park-memo.ts`).
+ * row of every parked message; what does not fit is left out in a fixed order (see `src/contract/park-memo.ts`).
  */
 export const MAX_PARK_MEMO_BYTES = 1_800;
 /** Longest failure message the park memo keeps (the dead letter keeps `MAX_FAILURE_MESSAGE`). */

@@ -1,7 +1,7 @@
 /** Loads the module named by DLQ_HANDLERS_MODULE (CommonJS or ES module) and checks its `handlers` export. */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ConfigError } from './config';
+import { ConfigError } from '../config';
 import type { AnyHandler } from './handlers';
 
 // tsc's CommonJS output turns `import()` into `require()`, which cannot load an ES module with top-level await

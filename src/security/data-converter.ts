@@ -4,8 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { DataConverter } from '@temporalio/common';
-import { ConfigError } from './config';
-import type { Config } from './config';
+import { ConfigError } from '../config';
+import type { Config } from '../config';
 import { AesGcmCodec, EncryptionKeyError, parseKeyRing } from './encryption';
 
 /** The config fields encryption reads. */

@@ -7,7 +7,7 @@
  * - absent: before revisions (local first attempts when `firstAttempt` is recorded);
  * - 3: the attempt ledger and `WORKER_CRASHED`, local first attempts that refuse to run in a retried
  *   workflow task, bounded stage results, `NO_HANDLER` re-driven, idempotency keys per payload version;
- * - 4: the park memo (`src/shared/park-memo.ts`) and `DlqMessageId` written when the message parks. (A
+ * - 4: the park memo (`src/contract/park-memo.ts`) and `DlqMessageId` written when the message parks. (A
  *   `patched()` marker was tried first: a query that replayed such a history on a loaded worker failed with
  *   "patch marker encountered … but there is no corresponding change command"; the recorded revision has no
  *   marker to miss.)

@@ -138,7 +138,7 @@ export interface Route {
   heartbeatTimeoutMs?: number;
   /**
    * Which rules the message follows, recorded with the route so that a message keeps the commands its
-   * history was written with: absent (before this field), or `3` (see `src/shared/route-revision.ts`).
+   * history was written with: absent (before this field), or `3` (see `src/contract/route-revision.ts`).
    */
   revision?: number;
   expireAfterMs: number;

@@ -4,16 +4,16 @@ import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { WorkerOptions } from '@temporalio/worker';
 import type { Logger as PinoLogger } from 'pino';
 import type { Client } from '@temporalio/client';
-import { createMessageActivities } from '../activities/message-activities';
-import { createAnalyticsActivities } from '../activities/analytics-activities';
+import { createMessageActivities } from '../../activities/message-activities';
+import { createAnalyticsActivities } from '../../activities/analytics-activities';
 import type { AnyHandler, Handler } from './handlers';
-import { buildConnectionOptions, connectClient } from './connection';
-import { dataConverterFromConfig } from './data-converter';
-import { createLogger, PinoTemporalLogger } from './logger';
-import { loadConfig } from './config';
-import type { Config } from './config';
+import { buildConnectionOptions, connectClient } from '../security/connection';
+import { dataConverterFromConfig } from '../security/data-converter';
+import { createLogger, PinoTemporalLogger } from '../logger';
+import { loadConfig } from '../config';
+import type { Config } from '../config';
 import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_ENTRY } from './bundle-path';
-import { checkSetup } from './setup';
+import { checkSetup } from '../ops/setup';
 
 /** gRPC codes meaning "this credential may not ask": PERMISSION_DENIED, UNIMPLEMENTED, UNAUTHENTICATED. */
 const CANNOT_ASK = new Set([7, 12, 16]);
@@ -54,7 +54,7 @@ export interface CreateWorkerOptions {
   workerOptions?: Partial<WorkerOptions>;
   /**
    * Check, before polling, that the namespace has every `Dlq*` search attribute with its type (`checkSetup`
-   * in `src/setup.ts`), and refuse with a `SetupError` naming what is missing and how to register it
+   * in `src/ops/setup.ts`), and refuse with a `SetupError` naming what is missing and how to register it
    * (`setupServer`, `npm start`, or the Temporal CLI). A server that does not let this credential list
    * search attributes (Temporal Cloud's operator service) is not checked: a warning says so.
    * @defaultValue `true`

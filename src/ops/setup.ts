@@ -7,7 +7,7 @@ import type { Logger as PinoLogger } from 'pino';
 import { temporal } from '@temporalio/proto';
 import { SearchAttributeType } from '@temporalio/common';
 import { msToTs, tsToMs } from '@temporalio/common/lib/time';
-import { ALL_SEARCH_ATTRIBUTES } from './shared/search-attributes';
+import { ALL_SEARCH_ATTRIBUTES } from '../contract/search-attributes';
 
 const { IndexedValueType } = temporal.api.enums.v1;
 

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Connection } from '@temporalio/client';
-import { ALL_SEARCH_ATTRIBUTES } from './shared/search-attributes';
+import { ALL_SEARCH_ATTRIBUTES } from '../contract/search-attributes';
 
 /** Options of `startDevServer`. */
 export interface DevServerOptions {
