@@ -8,7 +8,7 @@ import type { Logger as PinoLogger } from 'pino';
 import { z } from 'zod';
 import { analyticsConfigSchema } from '../src/contract/analytics-config';
 import type { DlqSnapshot, LogAlertsInput, SnapshotInput, WebhookInput } from '../src/contract/analytics';
-import { formatIssues } from '../src/contract/json';
+import { formatIssues } from '../src/contract/validation-issues';
 import { computeSnapshot } from '../src/analytics/snapshot';
 import { VisibilityRateLimitedError } from '../src/analytics/visibility-budget';
 import { MAX_CARRIED_BUCKETS } from '../src/contract/alert-rules';

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { Logger as PinoLogger } from 'pino';
 import type { Handler } from '../src/worker/handlers';
 import { envelopeSchema } from '../src/contract/envelope';
-import { formatIssues } from '../src/contract/json';
+import { formatIssues } from '../src/contract/validation-issues';
 import { jsonByteLength } from '../src/contract/size';
 import { MAX_STAGE_RESULT_BYTES } from '../src/contract/limits';
 import type { StageInput } from '../src/contract/types';
@@ -113,7 +113,7 @@ export function createStageRunner(deps: StageRunnerDeps) {
     const stage = handler?.stages.find((s) => s.name === input.stage);
     const heartbeatMs = ctx.info.isLocal ? 0 : (ctx.info.heartbeatTimeoutMs ?? 0);
     // The ledger is kept only where the server can carry it: activity attempts with a heartbeat timeout.
-    // Routes recorded before it existed schedule no heartbeat timeout and count as Temporal counts.
+    // Policies recorded before it existed schedule no heartbeat timeout and count as Temporal counts.
     const start =
       heartbeatMs > 0
         ? ledgerAtStart(

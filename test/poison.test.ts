@@ -26,7 +26,8 @@ import { publishMany } from '../src/client/publish';
 import { stateQuery } from '../src/contract/definitions';
 import { messageWorkflowId } from '../src/contract/names';
 import { DlqStatus } from '../src/contract/search-attributes';
-import type { FirstAttempt, MessageOutcome, MessageState } from '../src/contract/types';
+import type { MessageOutcome, MessageState } from '../src/contract/types';
+import type { FirstAttempt } from '../src/contract/topic-policy';
 
 const HEALTHY = 24;
 /** From publishing until the poison message must be parked. */

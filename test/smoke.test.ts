@@ -80,7 +80,7 @@ describe('a message on the real server', () => {
     assert.equal(
       count(EventType.EVENT_TYPE_MARKER_RECORDED),
       4,
-      'the route lookup and one attempt per stage',
+      'the policy lookup and one attempt per stage',
     );
     assert.equal(events.length, 9, 'started, one workflow task (3), 4 markers, completed');
   });
@@ -94,7 +94,7 @@ describe('a message on the real server', () => {
         .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name),
       ['runStage', 'runStage', 'runStage'],
     );
-    assert.equal(count(EventType.EVENT_TYPE_MARKER_RECORDED), 1, 'one local activity: the route lookup');
+    assert.equal(count(EventType.EVENT_TYPE_MARKER_RECORDED), 1, 'one local activity: the policy lookup');
   });
 });
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { toEnvelope, PublishError } from '../src/client/publish';
 import { ConfigError, loadConfig } from '../src/config';
 import { defineHandler, HandlerDefinitionError } from '../src/worker/handlers';
-import { jsonProblem } from '../src/contract/json';
+import { jsonProblem } from '../src/contract/plain-json';
 import { retryInputSchema } from '../src/contract/operator-input';
 
 function problemsOf(fn: () => unknown): string[] {

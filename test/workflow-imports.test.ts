@@ -77,7 +77,8 @@ describe('workflow bundle import graph', () => {
       'workflows/process-message.ts',
       'workflows/analytics.ts',
       'workflows/lazy-schemas.ts',
-      'src/contract/json.ts',
+      'src/contract/plain-json.ts',
+      'src/contract/validation-issues.ts',
       '@temporalio/workflow',
     ])
       assert.ok(files.includes(expected), `${expected} should be reached; reached: ${files.join(', ')}`);

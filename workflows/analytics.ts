@@ -19,7 +19,7 @@ import {
   carriedTrendOf,
   evaluateAlerts,
 } from '../src/contract/alert-rules';
-import { formatIssues } from '../src/contract/json';
+import { formatIssues } from '../src/contract/validation-issues';
 import { analyticsConfigSchemas } from './lazy-schemas';
 
 /** Undelivered notifications carried to the next run, at most. */

@@ -11,7 +11,7 @@ import type { AnalyticsConfig, AnalyticsConfigInput, AnalyticsResult } from '../
 import { asPreviousResult } from '../contract/alert-rules';
 import { ANALYTICS_SCHEDULE_ID, ANALYTICS_WORKFLOW } from '../contract/names';
 import { DURATION_HINT, formatDuration, parseDuration } from '../contract/duration';
-import { formatIssues } from '../contract/json';
+import { formatIssues } from '../contract/validation-issues';
 
 /** Interval of a newly created schedule. @defaultValue `5m` */
 export const DEFAULT_ANALYTICS_INTERVAL = '5m';

@@ -8,7 +8,7 @@ import { ERROR_CLASSES } from '../contract/errors';
 import { DLQ_STATUS_VALUES } from '../contract/types';
 import type { DlqStatusValue } from '../contract/types';
 import { statusQuery, wholeSecondLiteral } from '../contract/queries';
-import { TOPIC_PATTERN } from '../contract/json';
+import { TOPIC_PATTERN } from '../contract/id-patterns';
 import { DURATION_HINT, parseDuration } from '../contract/duration';
 import { PROCESS_MESSAGE_WORKFLOW } from '../contract/names';
 import {

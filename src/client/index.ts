@@ -35,4 +35,5 @@ export type { Envelope, PublishInput } from '../contract/envelope';
 export { applyMergePatch } from '../contract/merge-patch';
 export { failureFingerprint, normaliseErrorMessage } from '../contract/fingerprint';
 export type * from '../contract/types';
+export type { TopicPolicy, FirstAttempt, Route } from '../contract/topic-policy';
 export { retryInputSchema, discardInputSchema } from '../contract/operator-input';

@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import PQueue from 'p-queue';
 import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import { publishInputSchema } from '../contract/envelope';
-import { formatIssues } from '../contract/json';
+import { formatIssues } from '../contract/validation-issues';
 import type { Envelope, PublishInput } from '../contract/envelope';
 import { DEFAULT_TASK_QUEUE, messageWorkflowId, PROCESS_MESSAGE_WORKFLOW } from '../contract/names';
 import { DlqMessageId, DlqTopic } from '../contract/search-attributes';

@@ -3,7 +3,8 @@
  * workflow code must not import it at top level (it loads zod): use `./json` there.
  */
 import { z } from 'zod';
-import { jsonProblem, MESSAGE_ID_PATTERN, TOPIC_PATTERN } from './json';
+import { jsonProblem } from './plain-json';
+import { MESSAGE_ID_PATTERN, TOPIC_PATTERN } from './id-patterns';
 
 /** Any JSON value, checked iteratively so deep payloads fail cleanly instead of overflowing the stack. */
 export const jsonValueSchema = z.unknown().superRefine((value, ctx) => {

@@ -6,8 +6,8 @@
  *
  * The memo holds the dead letter without its stack, bounded by `MAX_PARK_MEMO_BYTES`: a long message is
  * cut, then the details, headers and payload are left out, in that order, until it fits. `omitted` names
- * what was left out, so a reader knows when it must ask the workflow. Written by routes of revision 4 and
- * later (`src/contract/route-revision.ts`).
+ * what was left out, so a reader knows when it must ask the workflow. Written by policies of revision 4 and
+ * later (`src/contract/topic-policy.ts`).
  */
 import { MAX_PARK_MEMO_BYTES, MAX_PARK_MEMO_MESSAGE } from './limits';
 import { jsonByteLength } from './size';

@@ -6,8 +6,12 @@ import type { z } from 'zod';
 import type { discardInputSchema, retryInputSchema } from './operator-input';
 import type { Envelope } from './envelope';
 import type { ErrorClass } from './errors';
-import type { RedrivePolicy } from './backoff';
+import type { TopicPolicy } from './topic-policy';
 
+/**
+ * The one status vocabulary: where a message is in its lifecycle (`MessageState.status`, the `state` query).
+ * The `DlqStatus` search attribute takes a named subset of these values ({@link DLQ_STATUS_VALUES}).
+ */
 export const MESSAGE_STATUSES = [
   'processing',
   'dead',
@@ -20,20 +24,19 @@ export const MESSAGE_STATUSES = [
 ] as const;
 /** Where a message is in its lifecycle. */
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+
+/** Statuses of a message that never parked: `DlqStatus` is written only once a message has parked. */
+const NEVER_PARKED_STATUSES = ['processing', 'succeeded'] as const satisfies readonly MessageStatus[];
 /**
- * Values of the `DlqStatus` search attribute. `retrying` is set while an operator's retry runs; `cancelled`
- * when the workflow was cancelled (a terminated workflow runs no code: queries of parked messages also
- * require `ExecutionStatus = 'Running'`).
+ * Values of the `DlqStatus` search attribute: the message statuses but those of a message that never parked
+ * (`dead`, `retrying`, `recovered`, `discarded`, `expired`, `cancelled`). `retrying` is set while an
+ * operator's retry runs; `cancelled` when the workflow was cancelled (a terminated workflow runs no code:
+ * queries of parked messages also require `ExecutionStatus = 'Running'`).
  */
-export const DLQ_STATUS_VALUES = [
-  'dead',
-  'retrying',
-  'recovered',
-  'discarded',
-  'expired',
-  'cancelled',
-] as const;
-export type DlqStatusValue = (typeof DLQ_STATUS_VALUES)[number];
+export type DlqStatusValue = Exclude<MessageStatus, (typeof NEVER_PARKED_STATUSES)[number]>;
+export const DLQ_STATUS_VALUES: readonly DlqStatusValue[] = MESSAGE_STATUSES.filter(
+  (status): status is DlqStatusValue => !(NEVER_PARKED_STATUSES as readonly string[]).includes(status),
+);
 
 /** Input of the `retry` signal and the `repair` update (validated by `retryInputSchema`). */
 export type RetryInput = z.output<typeof retryInputSchema>;
@@ -106,48 +109,6 @@ export interface AuditEntry {
   problems?: string[];
 }
 
-/**
- * `local`: the first attempt of a stage runs as a local activity inside the workflow task, and only its
- * retries are activity tasks. `activity`: every attempt is an activity task.
- */
-export type FirstAttempt = 'local' | 'activity';
-
-/** Where a route lookup says a topic goes. Returned by the worker's local activity. */
-export interface Route {
-  found: boolean;
-  stages: string[];
-  hasSchema: boolean;
-  retry: {
-    initialIntervalMs: number;
-    backoffCoefficient: number;
-    maximumIntervalMs: number;
-    maximumAttempts: number;
-    nonRetryableErrorTypes: string[];
-  };
-  stageTimeoutMs: number;
-  /**
-   * Where the first attempt of each stage runs. Absent in routes recorded before the option existed:
-   * those messages run every attempt as an activity, which keeps their histories replayable.
-   */
-  firstAttempt?: FirstAttempt;
-  redrive: RedrivePolicy;
-  /**
-   * Heartbeat timeout of a stage's activity attempts: how long a worker may go silent before the attempt is
-   * declared dead with its worker. Absent in routes recorded before it existed.
-   */
-  heartbeatTimeoutMs?: number;
-  /**
-   * Which rules the message follows, recorded with the route so that a message keeps the commands its
-   * history was written with: absent (before this field), or `3` (see `src/contract/route-revision.ts`).
-   */
-  revision?: number;
-  expireAfterMs: number;
-  maxRepairCycles: number;
-  /** Largest repaired payload accepted, in UTF-8 bytes of its JSON. */
-  maxPayloadBytes: number;
-  workerIdentity: string;
-}
-
 /** The whole state of a message workflow; carried through continue-as-new. */
 export interface MessageState {
   status: MessageStatus;
@@ -164,8 +125,12 @@ export interface MessageState {
   audit: AuditEntry[];
   /** Rejected or ignored actions dropped from `audit` to keep the state bounded (see MAX_AUDIT_ENTRIES). */
   auditDropped?: number;
-  /** The route of the current cycle, as the worker answered it. */
-  route?: Route;
+  /**
+   * The topic's policy for the current cycle, as the worker answered it. Named `route` on the wire: the
+   * field is in every state carried through continue-as-new and in the `state` query's answer, so it keeps
+   * its name.
+   */
+  route?: TopicPolicy;
 }
 
 /**

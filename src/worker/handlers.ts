@@ -3,9 +3,10 @@
  */
 import { z } from 'zod';
 import type { Logger as PinoLogger } from 'pino';
-import { TOPIC_PATTERN } from '../contract/json';
+import { TOPIC_PATTERN } from '../contract/id-patterns';
 import type { Envelope } from '../contract/envelope';
-import type { FirstAttempt } from '../contract/types';
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS } from '../contract/topic-policy';
+import type { FirstAttempt } from '../contract/topic-policy';
 import { DEFAULT_REDRIVE_POLICY } from '../contract/backoff';
 import type { RedrivePolicy } from '../contract/backoff';
 import { DEFAULT_NON_RETRYABLE_TYPES } from '../contract/errors';
@@ -127,8 +128,6 @@ export interface Handler<P = unknown> {
   readonly redrive: RedrivePolicy;
 }
 
-/** Default heartbeat timeout of a stage's activity attempts. */
-export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 10_000;
 const MIN_HEARTBEAT_TIMEOUT_MS = 100;
 
 /** `10s`, or half the stage timeout when that is shorter; 0 (none) when that would be under 100 ms. */

@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { discardInputSchema } from '../../contract/operator-input';
 import type { DiscardInput } from '../../contract/types';
-import { formatIssues } from '../../contract/json';
+import { formatIssues } from '../../contract/validation-issues';
 import { discardSignal } from '../../contract/definitions';
 import type { CliContext } from '../context';
 import { UserError } from '../context';

@@ -6,7 +6,7 @@ import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { retryInputSchema } from '../../contract/operator-input';
 import type { RetryInput } from '../../contract/types';
-import { formatIssues } from '../../contract/json';
+import { formatIssues } from '../../contract/validation-issues';
 import { DURATION_HINT, parseDuration } from '../../contract/duration';
 import { repairedPayload } from '../../contract/merge-patch';
 import { retrySignal } from '../../contract/definitions';

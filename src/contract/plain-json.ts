@@ -1,13 +1,9 @@
 /**
- * Plain-JSON checks and issue formatting without zod. Workflow-safe, and imported by workflow code on the
+ * The check that a payload is plain JSON, without zod. Workflow-safe, and imported by workflow code on the
  * hot path: the reusable V8 context evaluates every imported module again for each workflow, so this
  * module must stay free of zod (see `workflows/lazy-schemas.ts`).
  */
 
-/** Allowed characters of a message id (also used by topics, minus `:`). */
-export const MESSAGE_ID_PATTERN = /^[A-Za-z0-9._:-]{1,200}$/;
-/** Topics end up inside workflow ids (`msg:<topic>:<id>`), so they cannot contain `:`. */
-export const TOPIC_PATTERN = /^[A-Za-z0-9._-]{1,100}$/;
 /** Deepest nesting a payload may have. */
 export const MAX_PAYLOAD_DEPTH = 64;
 
@@ -37,17 +33,4 @@ export function jsonProblem(value: unknown, maxDepth = MAX_PAYLOAD_DEPTH): strin
       stack.push({ v: item, depth: depth + 1, path: `${path}.${k}` });
   }
   return undefined;
-}
-
-/** One validation problem: zod's issue, or anything shaped like it. */
-export interface IssueLike {
-  readonly path: readonly PropertyKey[];
-  readonly message: string;
-}
-
-/** Turns validation issues into `path: message` lines, one per bad field. */
-export function formatIssues(issues: readonly IssueLike[]): string[] {
-  return issues.map(
-    (issue) => `${issue.path.length ? issue.path.map(String).join('.') : '(root)'}: ${issue.message}`,
-  );
 }
