@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const server = await startDevServer({ cliPath: await ensureTemporalCli(), uiPort: false });
   try {
     const connection = await Connection.connect({ address: server.address });
-    await setupServer(connection, { namespace: 'default', retentionMs: 86_400_000 });
+    await setupServer(connection, { namespace: 'default', retention: '1d' });
     const client = new Client({ connection });
     const dir = mkdtempSync(join(tmpdir(), 'dlq-cache-memory-'));
     const script = compileWorkerChild(join(dir, 'compiled'));

@@ -15,6 +15,7 @@ import { ensureTemporalServer } from '../src/ops/temporal-server';
 import { checkPostgres, postgresFromEnv, startProductionServer } from '../src/ops/production-server';
 import { setupServer } from '../src/ops/setup';
 import { ALL_SEARCH_ATTRIBUTES } from '../src/contract/search-attributes';
+import { formatDuration } from '../src/contract/duration';
 import { sleep } from './stats';
 
 export type ServerKind = 'dev' | 'postgres';
@@ -65,7 +66,7 @@ export async function startBenchServer(kind: ServerKind, log: (text: string) => 
  * waits until a visibility query naming every `Dlq*` attribute is accepted.
  */
 export async function prepareNamespace(connection: Connection, namespace: string): Promise<void> {
-  await setupServer(connection, { namespace, retentionMs: RETENTION_MS });
+  await setupServer(connection, { namespace, retention: formatDuration(RETENTION_MS) });
   const query = ALL_SEARCH_ATTRIBUTES.map((k) => `${k.name} IS NULL`).join(' AND ');
   const deadline = Date.now() + 70_000;
   for (;;) {

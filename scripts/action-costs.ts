@@ -79,7 +79,7 @@ const handlers = [
   defineHandler({
     topic: TOPIC.redrive,
     retry: FAST_RETRY,
-    redrive: { baseDelayMs: 1000 },
+    redrive: { baseDelay: '1s' },
     handle: ({ cycle }) => {
       if (cycle === 0) throw new TemporaryError('downstream unavailable', { reason: 'HTTP_503' });
       return { ok: true };
@@ -146,7 +146,7 @@ async function main(): Promise<void> {
   let worker: Awaited<ReturnType<typeof createWorker>> | undefined;
   let running: Promise<void> | undefined;
   try {
-    await setupServer(connection, { namespace: NAMESPACE, retentionMs: 86_400_000 });
+    await setupServer(connection, { namespace: NAMESPACE, retention: '1d' });
     const dir = mkdtempSync(join(tmpdir(), 'dlq-action-costs-'));
     const bundlePath = join(dir, 'workflow-bundle.js');
     const { code } = await bundleWorkflowCode({

@@ -5,7 +5,14 @@
 // Everything a producer needs (publish, the wire contract, errors, connection, encryption), defined once there.
 export * from './client';
 export { defineHandler, HandlerDefinitionError } from './worker/handlers';
-export type { Handler, HandlerOptions, StageContext, StageFn, TopicRetryOptions } from './worker/handlers';
+export type {
+  Handler,
+  HandlerOptions,
+  RedriveOptions,
+  StageContext,
+  StageFn,
+  TopicRetryOptions,
+} from './worker/handlers';
 export { createWorker, installRuntimeLogger } from './worker/create-worker';
 export type { CreateWorkerOptions } from './worker/create-worker';
 export { WORKER_NODE_FLAGS, WORKER_ENV, missingWorkerSettings } from './worker/memory-settings';
@@ -13,6 +20,7 @@ export { createLogger } from './logger';
 export { startCodecServer, codecServerFromConfig } from './security/codec-server';
 export type { CodecServer, CodecServerOptions } from './security/codec-server';
 export { setupServer, registerSearchAttributes, ensureRetention, checkSetup, SetupError } from './ops/setup';
+export type { SetupServerOptions } from './ops/setup';
 export {
   ensureAnalyticsSchedule,
   getAnalyticsSettings,

@@ -73,7 +73,7 @@ describe('Web UI with payload encryption, in a real browser', { skip: skipWithou
     });
     uiUrl = devServer.uiUrl!;
     env = await openTestEnv(devServer.address);
-    await setupServer(env.connection, { namespace: 'default', retentionMs: 86_400_000 });
+    await setupServer(env.connection, { namespace: 'default', retention: '1d' });
     await env.startWorker(
       [
         defineHandler({

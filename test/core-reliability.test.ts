@@ -54,7 +54,7 @@ const handlers = [
     timeout: '1s',
     firstAttempt: 'activity',
     retry: { maximumAttempts: 1 },
-    redrive: { baseDelayMs: 300, multiplier: 1, maxRedrives: 2 },
+    redrive: { baseDelay: '300ms', multiplier: 1, maxRedrives: 2 },
     handle: async ({ envelope, idempotencyKey }) => {
       count(`hang:${envelope.id}`);
       const seen = keys.get(envelope.id) ?? new Set<string>();

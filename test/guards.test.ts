@@ -108,7 +108,7 @@ describe('continue-as-new', () => {
       extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=40'],
     });
     env = await openTestEnv(server.address);
-    await setupServer(env.connection, { namespace: 'default', retentionMs: 86_400_000 });
+    await setupServer(env.connection, { namespace: 'default', retention: '1d' });
     await env.startWorker([fixable]);
   });
   after(async () => {

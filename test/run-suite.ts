@@ -24,6 +24,7 @@ import { ensureTemporalCli } from '../src/ops/temporal-cli';
 import { startDevServer } from '../src/ops/dev-server';
 import { setupServer } from '../src/ops/setup';
 import { ALL_SEARCH_ATTRIBUTES } from '../src/contract/search-attributes';
+import { formatDuration } from '../src/contract/duration';
 import { ensureTemporalServer, TemporalServerUnavailableError } from '../src/ops/temporal-server';
 import type { TemporalServerBinaries } from '../src/ops/temporal-server';
 import { checkPostgres, postgresFromEnv, startProductionServer } from '../src/ops/production-server';
@@ -167,7 +168,7 @@ async function devTier(files: string[], bundlePath: string, cliPath: string): Pr
   const server = await startDevServer({ cliPath });
   try {
     const connection = await Connection.connect({ address: server.address });
-    await setupServer(connection, { namespace: 'default', retentionMs: RETENTION_MS });
+    await setupServer(connection, { namespace: 'default', retention: formatDuration(RETENTION_MS) });
     await connection.close();
     say(
       `\n=== Tier dev: Temporal dev server ${server.address} (UI ${server.uiUrl}); ${files.length} test files`,
@@ -220,7 +221,7 @@ async function productionTier(files: string[], bundlePath: string, cliPath: stri
   let code = 1;
   try {
     const connection = await Connection.connect({ address: server.address });
-    await setupServer(connection, { namespace: 'default', retentionMs: RETENTION_MS });
+    await setupServer(connection, { namespace: 'default', retention: formatDuration(RETENTION_MS) });
     const setUp = Date.now();
     await searchAttributesQueryable(connection);
     say(`  search attributes queryable after ${Date.now() - setUp} ms`);

@@ -49,7 +49,7 @@ async function startServer(): Promise<DevServer> {
   });
   // --search-attribute only applies to a fresh database: register them again at every start.
   const connection = await Connection.connect({ address: started.address });
-  await setupServer(connection, { namespace: 'default', retentionMs: 7 * 86_400_000 });
+  await setupServer(connection, { namespace: 'default', retention: '7d' });
   await connection.close();
   return started;
 }

@@ -74,7 +74,7 @@ describe('createWorker checks the set-up', () => {
       assert.deepEqual([...err.missing].sort(), ALL_SEARCH_ATTRIBUTES.map((k) => k.name).sort());
       for (const key of ALL_SEARCH_ATTRIBUTES) assert.match(err.message, new RegExp(`\\b${key.name}\\b`));
       assert.match(err.message, new RegExp(`Namespace "${NAMESPACE}" is not set up`));
-      assert.match(err.message, /setupServer\(connection, \{ namespace: '[^']+', retentionMs/);
+      assert.match(err.message, /setupServer\(connection, \{ namespace: '[^']+', retention: '30d' \}\)/);
       assert.match(err.message, /npm start/);
       assert.match(err.message, /temporal operator search-attribute create --namespace/);
       // One --type per --name: CLI 1.5.1 registers only the first of several names given one --type.
@@ -108,7 +108,7 @@ describe('createWorker checks the set-up', () => {
   });
 
   it('after setupServer the same worker starts and a message parks in that namespace', async () => {
-    await setupServer(env.connection, { namespace: NAMESPACE, retentionMs: 86_400_000 });
+    await setupServer(env.connection, { namespace: NAMESPACE, retention: '1d' });
     await waitFor('every attribute registered', async () => {
       const custom = await customAttributes();
       return ALL_SEARCH_ATTRIBUTES.every((k) => custom[k.name] !== undefined) ? true : undefined;

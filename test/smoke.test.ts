@@ -37,8 +37,8 @@ after(async () => env.close());
 
 describe('server set-up', () => {
   it('is idempotent and registers every search attribute with its type', async () => {
-    await setupServer(env.connection, { namespace: 'default', retentionMs: 30 * 86_400_000 });
-    await setupServer(env.connection, { namespace: 'default', retentionMs: 30 * 86_400_000 });
+    await setupServer(env.connection, { namespace: 'default', retention: '30d' });
+    await setupServer(env.connection, { namespace: 'default', retention: '30d' });
     const listed = await env.connection.operatorService.listSearchAttributes({ namespace: 'default' });
     for (const key of ALL_SEARCH_ATTRIBUTES)
       assert.ok(listed.customAttributes?.[key.name] !== undefined, key.name);

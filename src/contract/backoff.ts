@@ -1,6 +1,10 @@
 /** Backoff for automatic re-drives of parked messages. Pure and workflow-safe. */
 
-/** How parked temporary and timeout failures are re-driven automatically. */
+/**
+ * How parked temporary and timeout failures are re-driven automatically, as recorded in the topic policy
+ * (in milliseconds, under names that are on the wire). `defineHandler` takes it as `RedriveOptions`, with
+ * durations such as `'5m'`.
+ */
 export interface RedrivePolicy {
   /** Re-drive at all. @defaultValue true */
   enabled: boolean;

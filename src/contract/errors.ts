@@ -3,6 +3,7 @@
  * by its type or name after it crossed a process boundary, never by its message text.
  * Workflow-safe: pure classes, no I/O.
  */
+import { durationOption } from './duration';
 
 export const ERROR_CLASSES = ['temporary', 'permanent', 'validation', 'timeout', 'security'] as const;
 export type ErrorClass = (typeof ERROR_CLASSES)[number];
@@ -92,7 +93,12 @@ export interface DlqErrorOptions {
   reason?: string;
   /** Extra JSON-safe details kept in the dead letter. */
   details?: unknown;
-  /** Overrides the backoff before the next attempt, in milliseconds (e.g. from `Retry-After`). */
+  /**
+   * Overrides the backoff before the next attempt (e.g. from `Retry-After`): a duration such as `'30s'` or
+   * `'500ms'`. @defaultValue none (the topic's retry policy decides)
+   */
+  retryAfter?: string;
+  /** @deprecated Give `retryAfter` as a duration (`'300ms'`); a number of milliseconds still works, with a warning. */
   retryAfterMs?: number;
   /** The underlying error. */
   cause?: unknown;
@@ -103,13 +109,22 @@ export abstract class DlqError extends Error {
   abstract readonly errorClass: ErrorClass;
   readonly reason: string | undefined;
   readonly details: unknown;
+  /** `retryAfter` in milliseconds. */
   readonly retryAfterMs: number | undefined;
 
+  /** Throws a TypeError for a `retryAfter` that is not a duration, or given twice (with `retryAfterMs`). */
   constructor(message: string, options: DlqErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.reason = options.reason;
     this.details = options.details;
-    this.retryAfterMs = options.retryAfterMs;
+    const retryAfter = durationOption(
+      'retryAfter',
+      options.retryAfter,
+      options.retryAfterMs,
+      'DLQ_DEP_RETRY_AFTER_MS',
+    );
+    if (retryAfter.problem) throw new TypeError(retryAfter.problem);
+    this.retryAfterMs = retryAfter.ms;
   }
 }
 

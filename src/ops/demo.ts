@@ -45,10 +45,10 @@ export const demoHandlers = [
   defineHandler({
     topic: 'crm-webhooks',
     retry: { initialInterval: '200ms', maximumAttempts: 3, maximumInterval: '1s' },
-    redrive: { baseDelayMs: 60_000 },
+    redrive: { baseDelay: '1m' },
     handle: ({ payload }) => {
       if ((payload as { plan?: string }).plan === 'free') {
-        throw new TemporaryError('CRM API rate limit exceeded', { reason: 'HTTP_429', retryAfterMs: 300 });
+        throw new TemporaryError('CRM API rate limit exceeded', { reason: 'HTTP_429', retryAfter: '300ms' });
       }
       return { delivered: true };
     },

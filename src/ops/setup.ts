@@ -8,6 +8,7 @@ import { temporal } from '@temporalio/proto';
 import { SearchAttributeType } from '@temporalio/common';
 import { msToTs, tsToMs } from '@temporalio/common/lib/time';
 import { ALL_SEARCH_ATTRIBUTES } from '../contract/search-attributes';
+import { durationOption, parseDuration } from '../contract/duration';
 
 const { IndexedValueType } = temporal.api.enums.v1;
 
@@ -121,7 +122,7 @@ export async function checkSetup(
     lines.push(
       `These search attributes are not registered: ${named.map((k) => `${k.name} (${CLI_TYPE[k.type]})`).join(', ')}.`,
       'Without them every message that fails would fail its workflow task (BadSearchAttributes) again and again, and never park.',
-      `Register them once (idempotent, safe at every start): \`await setupServer(connection, { namespace: '${namespace}', retentionMs: 30 * 86_400_000 })\` from temporal-dlq, with a @temporalio/client Connection; \`npm start\` and \`npm run worker\` run it for you.`,
+      `Register them once (idempotent, safe at every start): \`await setupServer(connection, { namespace: '${namespace}', retention: '30d' })\` from temporal-dlq, with a @temporalio/client Connection; \`npm start\` and \`npm run worker\` run it for you.`,
       `Or with the Temporal CLI: ${cliCommands(namespace, named)}.`,
     );
   }
@@ -133,29 +134,64 @@ export async function checkSetup(
   throw new SetupError(lines.join('\n'), namespace, missingNames, wrongTypes);
 }
 
-/** Raises (never lowers) the namespace's retention of closed workflows to `retentionMs`. */
+/** Options of `setupServer`. */
+export interface SetupServerOptions {
+  namespace: string;
+  /**
+   * Retention of closed workflows, raised to this and never lowered (duplicates are caught within it): a
+   * duration such as `'30d'`. @defaultValue `'30d'`
+   */
+  retention?: string;
+  /** @deprecated Give `retention` as a duration (`'30d'`); milliseconds still work, with a warning. */
+  retentionMs?: number;
+  logger?: PinoLogger;
+}
+
+/** The default retention of `setupServer` (and of `DLQ_RETENTION`). */
+const DEFAULT_RETENTION = '30d';
+
+/** Milliseconds of a retention given as a duration or, deprecated, in milliseconds. Throws a TypeError for a bad one. */
+function retentionMs(text: unknown, legacyMs: unknown): number {
+  const { ms, problem } = durationOption('retention', text, legacyMs, 'DLQ_DEP_RETENTION_MS');
+  if (problem) throw new TypeError(problem);
+  return ms ?? parseDuration(DEFAULT_RETENTION)!;
+}
+
+/**
+ * Raises (never lowers) the namespace's retention of closed workflows to `retention`, a duration such as
+ * `'30d'` (a number of milliseconds is deprecated and still works, with a warning).
+ */
 export async function ensureRetention(
   connection: Connection,
   namespace: string,
-  retentionMs: number,
+  retention: string | number,
   logger?: PinoLogger,
+): Promise<void> {
+  const wantedMs =
+    typeof retention === 'number' ? retentionMs(undefined, retention) : retentionMs(retention, undefined);
+  await raiseRetention(connection, namespace, wantedMs, logger);
+}
+
+async function raiseRetention(
+  connection: Connection,
+  namespace: string,
+  wantedMs: number,
+  logger: PinoLogger | undefined,
 ): Promise<void> {
   const described = await connection.workflowService.describeNamespace({ namespace });
   const ttl = described.config?.workflowExecutionRetentionTtl;
   const currentMs = ttl ? tsToMs(ttl) : 0;
-  if (currentMs >= retentionMs) return;
+  if (currentMs >= wantedMs) return;
   await connection.workflowService.updateNamespace({
     namespace,
-    config: { workflowExecutionRetentionTtl: msToTs(retentionMs) },
+    config: { workflowExecutionRetentionTtl: msToTs(wantedMs) },
   });
-  logger?.info({ namespace, retentionDays: retentionMs / 86_400_000 }, 'Raised namespace retention');
+  logger?.info({ namespace, retentionDays: wantedMs / 86_400_000 }, 'Raised namespace retention');
 }
 
-/** Runs the whole set-up. Safe to call at every start. */
-export async function setupServer(
-  connection: Connection,
-  options: { namespace: string; retentionMs: number; logger?: PinoLogger },
-): Promise<void> {
+/** Runs the whole set-up: the search attributes, then the retention. Safe to call at every start. */
+export async function setupServer(connection: Connection, options: SetupServerOptions): Promise<void> {
+  const wantedMs = retentionMs(options.retention, options.retentionMs);
   await registerSearchAttributes(connection, options.namespace, options.logger);
-  await ensureRetention(connection, options.namespace, options.retentionMs, options.logger);
+  await raiseRetention(connection, options.namespace, wantedMs, options.logger);
 }

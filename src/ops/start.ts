@@ -22,6 +22,7 @@ import { publishMany } from '../client/publish';
 import { stateQuery } from '../contract/definitions';
 import { uiListUrl } from '../web-ui-links';
 import { PARKED_QUERY } from '../contract/queries';
+import { formatDuration } from '../contract/duration';
 import { dataConverterFromConfig, encryptionEnabled } from '../security/data-converter';
 import { codecServerFromConfig } from '../security/codec-server';
 import type { CodecServer } from '../security/codec-server';
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
     const connection = await Connection.connect(buildConnectionOptions(config));
     await setupServer(connection, {
       namespace: config.TEMPORAL_NAMESPACE,
-      retentionMs: config.DLQ_RETENTION,
+      retention: formatDuration(config.DLQ_RETENTION),
       logger,
     });
     const client = new Client({
@@ -122,7 +123,7 @@ async function main(): Promise<void> {
       await ensureAnalyticsSchedule(client, {
         scheduleId: config.DLQ_ANALYTICS_SCHEDULE_ID,
         taskQueue: config.TEMPORAL_TASK_QUEUE,
-        interval: config.DLQ_ANALYTICS_INTERVAL,
+        interval: formatDuration(config.DLQ_ANALYTICS_INTERVAL),
         topics: demoHandlers.map((h) => h.topic),
         logger,
       });

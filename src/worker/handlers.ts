@@ -10,7 +10,7 @@ import type { FirstAttempt } from '../contract/topic-policy';
 import { DEFAULT_REDRIVE_POLICY } from '../contract/backoff';
 import type { RedrivePolicy } from '../contract/backoff';
 import { DEFAULT_NON_RETRYABLE_TYPES } from '../contract/errors';
-import { DURATION_HINT, parseDuration } from '../contract/duration';
+import { DURATION_HINT, durationOption, parseDuration } from '../contract/duration';
 
 /** What a stage function receives. */
 export interface StageContext<P = unknown> {
@@ -101,8 +101,26 @@ export interface HandlerOptions<P> {
    * @defaultValue `'local'`
    */
   firstAttempt?: FirstAttempt;
-  /** Automatic re-drive of parked temporary/timeout failures. @defaultValue `{ enabled: true, baseDelay 5m, multiplier 2, maxDelay 6h, maxRedrives 3 }` */
-  redrive?: Partial<RedrivePolicy>;
+  /** Automatic re-drive of parked temporary/timeout failures. @defaultValue `{ enabled: true, baseDelay: '5m', multiplier: 2, maxDelay: '6h', maxRedrives: 3 }` */
+  redrive?: RedriveOptions;
+}
+
+/** How a topic's parked temporary and timeout failures are re-driven automatically (`defineHandler`'s `redrive`). */
+export interface RedriveOptions {
+  /** Re-drive at all. @defaultValue `true` */
+  enabled?: boolean;
+  /** Delay before the first re-drive: a duration such as `'5m'`. @defaultValue `'5m'` */
+  baseDelay?: string;
+  /** Growth of the delay per re-drive. @defaultValue `2` */
+  multiplier?: number;
+  /** Longest delay between two re-drives: a duration such as `'6h'`. @defaultValue `'6h'` */
+  maxDelay?: string;
+  /** Re-drives before the message stays parked for an operator. @defaultValue `3` */
+  maxRedrives?: number;
+  /** @deprecated Give `baseDelay` as a duration (`'5m'`); milliseconds still work, with a warning. */
+  baseDelayMs?: number;
+  /** @deprecated Give `maxDelay` as a duration (`'6h'`); milliseconds still work, with a warning. */
+  maxDelayMs?: number;
 }
 
 /** A handler of any payload type, as `createWorker` accepts them. */
@@ -170,10 +188,12 @@ const optionsSchema = z.object({
   redrive: z
     .object({
       enabled: z.boolean().optional(),
-      baseDelayMs: z.number().int().positive().optional(),
+      baseDelay: durationField.optional(),
       multiplier: z.number().min(1).optional(),
-      maxDelayMs: z.number().int().positive().optional(),
+      maxDelay: durationField.optional(),
       maxRedrives: z.number().int().min(0).optional(),
+      baseDelayMs: z.number().int().positive().optional(),
+      maxDelayMs: z.number().int().positive().optional(),
     })
     .optional(),
 });
@@ -214,6 +234,25 @@ export function defineHandler<P = unknown>(options: HandlerOptions<P>): Handler<
     );
   if (heartbeatMs !== undefined && heartbeatMs < MIN_HEARTBEAT_TIMEOUT_MS)
     problems.push(`heartbeatTimeout: must be at least 100ms; it is ${String(options.heartbeatTimeout)}`);
+  const redriveOptions = options.redrive ?? {};
+  const baseDelay = durationOption(
+    'redrive.baseDelay',
+    redriveOptions.baseDelay,
+    redriveOptions.baseDelayMs,
+    'DLQ_DEP_REDRIVE_BASE_DELAY_MS',
+  );
+  const maxDelay = durationOption(
+    'redrive.maxDelay',
+    redriveOptions.maxDelay,
+    redriveOptions.maxDelayMs,
+    'DLQ_DEP_REDRIVE_MAX_DELAY_MS',
+  );
+  // A bad value is named by zod already; what durationOption adds is "give one form, not both".
+  for (const [field, { problem }] of [
+    ['redrive.baseDelay', baseDelay],
+    ['redrive.maxDelay', maxDelay],
+  ] as const)
+    if (problem && !problems.some((p) => p.startsWith(field))) problems.push(problem);
   if (problems.length) throw new HandlerDefinitionError(problems);
 
   const retry = options.retry ?? {};
@@ -233,6 +272,13 @@ export function defineHandler<P = unknown>(options: HandlerOptions<P>): Handler<
     stageTimeoutMs: parseDuration(options.timeout ?? '30s')!,
     heartbeatTimeoutMs: heartbeatMs ?? defaultHeartbeatTimeoutMs(timeoutMs!),
     firstAttempt: options.firstAttempt ?? 'local',
-    redrive: { ...DEFAULT_REDRIVE_POLICY, ...options.redrive },
+    // Recorded in every history's policy marker: milliseconds, under the names it has always had.
+    redrive: {
+      enabled: redriveOptions.enabled ?? DEFAULT_REDRIVE_POLICY.enabled,
+      baseDelayMs: baseDelay.ms ?? DEFAULT_REDRIVE_POLICY.baseDelayMs,
+      multiplier: redriveOptions.multiplier ?? DEFAULT_REDRIVE_POLICY.multiplier,
+      maxDelayMs: maxDelay.ms ?? DEFAULT_REDRIVE_POLICY.maxDelayMs,
+      maxRedrives: redriveOptions.maxRedrives ?? DEFAULT_REDRIVE_POLICY.maxRedrives,
+    },
   });
 }

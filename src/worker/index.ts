@@ -4,11 +4,19 @@
  * SDK's worker and native core bridge; a producer imports `temporal-dlq/client` instead.
  */
 export { defineHandler, HandlerDefinitionError } from './handlers';
-export type { Handler, HandlerOptions, StageContext, StageFn, TopicRetryOptions } from './handlers';
+export type {
+  Handler,
+  HandlerOptions,
+  RedriveOptions,
+  StageContext,
+  StageFn,
+  TopicRetryOptions,
+} from './handlers';
 export { createWorker, installRuntimeLogger } from './create-worker';
 export type { CreateWorkerOptions } from './create-worker';
 export { WORKER_NODE_FLAGS, WORKER_ENV, missingWorkerSettings } from './memory-settings';
 export { setupServer, registerSearchAttributes, ensureRetention, checkSetup, SetupError } from '../ops/setup';
+export type { SetupServerOptions } from '../ops/setup';
 export { loadConfig, ConfigError, CONFIG_VARIABLES } from '../config';
 export type { Config } from '../config';
 export { createLogger } from '../logger';

@@ -14,6 +14,7 @@ import { ensureAnalyticsSchedule } from '../analytics/schedule';
 import { warnOnMissingWorkerSettings } from './memory-settings';
 import type { AnyHandler } from './handlers';
 import { loadHandlersModule } from './handlers-module';
+import { formatDuration } from '../contract/duration';
 
 async function loadHandlers(modulePath: string | undefined): Promise<AnyHandler[]> {
   if (!modulePath) return (await import('../ops/demo')).demoHandlers;
@@ -29,7 +30,7 @@ async function main(): Promise<void> {
   const connection = await Connection.connect(buildConnectionOptions(config));
   await setupServer(connection, {
     namespace: config.TEMPORAL_NAMESPACE,
-    retentionMs: config.DLQ_RETENTION,
+    retention: formatDuration(config.DLQ_RETENTION),
     logger,
   });
   if (config.DLQ_ANALYTICS) {
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
       {
         scheduleId: config.DLQ_ANALYTICS_SCHEDULE_ID,
         taskQueue: config.TEMPORAL_TASK_QUEUE,
-        interval: config.DLQ_ANALYTICS_INTERVAL,
+        interval: formatDuration(config.DLQ_ANALYTICS_INTERVAL),
         topics: handlers.map((h) => h.topic),
         logger,
       },
