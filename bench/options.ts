@@ -41,6 +41,29 @@ export const benchOptionsSchema = z.object({
    * @defaultValue `1000,5000,20000` (postgres: `1000,20000,100000`)
    */
   analyticsSizes: sizes,
+  /**
+   * How the DLQ is filled to each analytics size. `real`: every message parked by the worker (15-25 parks/s
+   * on the PostgreSQL server, over an hour for 100 000). `seeded`: one message per failure group is really
+   * parked, and the rest are parked-looking `processMessage` workflows started on a task queue no worker
+   * polls with the search attributes and memo of their group's real park (test/support/parked-workflows.ts):
+   * real visibility rows, which is all analytics reads. A seeded fill measures analytics only: the bulk
+   * retry is skipped (no worker would run the seeded messages' retries) and the worker's memory at the
+   * largest size is not reported. @defaultValue `real`
+   */
+  fill: z.enum(['real', 'seeded'], { message: "must be 'real' or 'seeded'" }),
+  /**
+   * Phases left out: `throughput` (warm-up, happy-path rounds and their CPU profiles), `bulk` (the bulk
+   * retry). Park latency, the fill and analytics always run. @defaultValue none
+   */
+  skip: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.enum(['throughput', 'bulk'], { message: "must be a list of 'throughput' and 'bulk'" }))),
   /** Parked messages in the failure group the bulk retry repairs (part of the largest size). */
   bulk: positive,
   /** Bulk retry: repairs in flight (the CLI's `--concurrency`). */
@@ -106,6 +129,8 @@ const DEFAULTS = {
   park: '300',
   parkConcurrency: '1',
   analyticsSizes: '1000,5000,20000',
+  fill: 'real',
+  skip: '',
   bulk: '5000',
   bulkConcurrency: '8',
   publishConcurrency: '32',
@@ -160,6 +185,11 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     .option('--park <n>', 'messages measured for park latency')
     .option('--park-concurrency <n>', 'park latency: messages in flight')
     .option('--analytics-sizes <list>', 'parked totals for analytics, e.g. 1000,5000,20000')
+    .option(
+      '--fill <how>',
+      'real (every message parked by the worker, default) or seeded (one real park per failure group, the rest started as parked-looking workflows with their search attributes; analytics only, no bulk retry)',
+    )
+    .option('--skip <phases>', 'phases left out, a list of throughput and bulk (default: none)')
     .option('--bulk <n>', 'messages in the bulk-retried failure group')
     .option('--bulk-concurrency <n>', "bulk retry's --concurrency")
     .option('--publish-concurrency <n>', 'publishMany concurrency (and baseline starts)')
@@ -222,5 +252,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     );
   if (o.park > (sorted[0] ?? 0))
     throw new Error(`--park (${o.park}) must not exceed the smallest analytics size`);
+  // A seeded bench.bulk group sits on a task queue no worker polls: its retries would never run.
+  if (o.fill === 'seeded' && !o.skip.includes('bulk')) o.skip.push('bulk');
   return o;
 }

@@ -42,22 +42,31 @@ export interface BenchResults {
   /** The server measured against (`--server`); runs before it existed used the dev server. */
   server: { kind: BenchOptions['server']; description: string };
   options: BenchOptions;
+  /** Null with `--skip throughput`. */
   throughput: {
     runs: ThroughputRun[];
     dlqPerSecond: number;
     baselinePerSecond: number;
     ratio: number;
+  } | null;
+  /** Null where the phase that makes the sample was skipped. */
+  historyEvents: {
+    baseline: number | null;
+    dlqHappy: number | null;
+    dlqParked: number;
+    dlqRecovered: number | null;
   };
-  historyEvents: { baseline: number; dlqHappy: number; dlqParked: number; dlqRecovered: number };
   parkLatency: ParkLatency;
   fills: FillResult[];
   analytics: AnalyticsCost[];
-  bulkRetry: BulkRetry;
+  /** Null with `--skip bulk` or `--fill seeded`. */
+  bulkRetry: BulkRetry | null;
   workerMemory: {
     maxCachedWorkflows: number;
     points: MemoryPoint[];
-    peakAtLargestMiB: number;
-    peakAfterBulkMiB: number;
+    /** Null for a seeded fill (the worker parked only a few of them). */
+    peakAtLargestMiB: number | null;
+    peakAfterBulkMiB: number | null;
   };
   bullmq: BullmqContext | null;
   profile: { dlq: ThreadProfile[]; baseline: ThreadProfile[] } | null;
@@ -106,38 +115,18 @@ export function renderTable(r: BenchResults): string {
     head: ['Figure', 'temporal-dlq', 'Baseline / context', 'Ratio', 'Target', 'Verdict'],
   });
   const t = r.throughput;
-  table.push([
-    `Happy path, msg/s (N=${r.options.happy} × ${r.options.rounds})`,
-    t.dlqPerSecond,
-    `${t.baselinePerSecond} bare Temporal`,
-    t.ratio,
-    '≥ 0.9',
-    ok(t.ratio >= 0.9),
-  ]);
-  const cpu = (mode: 'dlq' | 'baseline') => {
-    const runs = t.runs.filter((run) => run.mode === mode);
-    const mean = (pick: (run: ThroughputRun) => number) =>
-      round(runs.reduce((sum, run) => sum + pick(run), 0) / Math.max(runs.length, 1), 1);
-    return {
-      server: mean((run) => run.cpuMsPerMessage.server),
-      worker: mean((run) => run.cpuMsPerMessage.worker),
-    };
-  };
-  const [dlqCpu, baseCpu] = [cpu('dlq'), cpu('baseline')];
-  table.push([
-    'CPU per message, ms (server · worker)',
-    `${dlqCpu.server} · ${dlqCpu.worker}`,
-    `${baseCpu.server} · ${baseCpu.worker} bare`,
-    round((dlqCpu.server + dlqCpu.worker) / (baseCpu.server + baseCpu.worker), 2),
-    '',
-    '',
-  ]);
+  if (t) pushThroughput(table, r, t);
   const h = r.historyEvents;
+  const events = (n: number | null, what: string) => (n === null ? [] : [`${n} ${what}`]);
   table.push([
     'History events per message',
-    `${h.dlqHappy} happy · ${h.dlqParked} parked · ${h.dlqRecovered} recovered`,
-    `${h.baseline} bare`,
-    round(h.dlqHappy / h.baseline, 2),
+    [
+      ...events(h.dlqHappy, 'happy'),
+      ...events(h.dlqParked, 'parked'),
+      ...events(h.dlqRecovered, 'recovered'),
+    ].join(' · '),
+    h.baseline === null ? '' : `${h.baseline} bare`,
+    h.baseline === null || h.dlqHappy === null ? '' : round(h.dlqHappy / h.baseline, 2),
     '',
     '',
   ]);
@@ -196,27 +185,40 @@ export function renderTable(r: BenchResults): string {
     ]);
   }
   for (const f of r.fills)
-    table.push([`Parking to ${f.target} (publish → visible)`, `${f.parkedPerSecond} msg/s`, '', '', '', '']);
+    table.push(
+      f.fill === 'seeded'
+        ? [
+            `Seeding to ${f.target} (start → visible)`,
+            `${f.parkedPerSecond} rows/s${f.reallyParked ? ` (${f.reallyParked} parked for real)` : ''}`,
+            '',
+            '',
+            '',
+            '',
+          ]
+        : [`Parking to ${f.target} (publish → visible)`, `${f.parkedPerSecond} msg/s`, '', '', '', ''],
+    );
   const b = r.bulkRetry;
-  table.push([
-    `Bulk retry of ${b.accepted} (CLI, concurrency ${b.concurrency})`,
-    `${b.perSecond} msg/s to recovered`,
-    r.bullmq ? `${r.bullmq.retry.perSecond} BullMQ retry/s` : '',
-    r.bullmq ? round(b.perSecond / r.bullmq.retry.perSecond, 2) : '',
-    'context',
-    '',
-  ]);
+  if (b)
+    table.push([
+      `Bulk retry of ${b.accepted} (CLI, concurrency ${b.concurrency})`,
+      `${b.perSecond} msg/s to recovered`,
+      r.bullmq ? `${r.bullmq.retry.perSecond} BullMQ retry/s` : '',
+      r.bullmq ? round(b.perSecond / r.bullmq.retry.perSecond, 2) : '',
+      'context',
+      '',
+    ]);
   const w = r.workerMemory;
   const largest = r.analytics[r.analytics.length - 1]?.parked ?? 0;
-  table.push([
-    `Worker peak RSS, ${largest} parked (cache ${w.maxCachedWorkflows}${r.options.workerNodeOptions.length || Object.keys(r.options.workerEnv).length ? ', worker settings' : ', no worker settings'})`,
-    `${w.peakAtLargestMiB} MiB (${w.peakAfterBulkMiB} after bulk retry)`,
-    '',
-    '',
-    '≤ 300 MB',
-    ok(w.peakAtLargestMiB * 1.048576 <= 300),
-  ]);
-  if (r.bullmq)
+  if (w.peakAtLargestMiB !== null)
+    table.push([
+      `Worker peak RSS, ${largest} parked (cache ${w.maxCachedWorkflows}${r.options.workerNodeOptions.length || Object.keys(r.options.workerEnv).length ? ', worker settings' : ', no worker settings'})`,
+      `${w.peakAtLargestMiB} MiB${w.peakAfterBulkMiB === null ? '' : ` (${w.peakAfterBulkMiB} after bulk retry)`}`,
+      '',
+      '',
+      '≤ 300 MB',
+      ok(w.peakAtLargestMiB * 1.048576 <= 300),
+    ]);
+  if (r.bullmq && t)
     table.push([
       'BullMQ happy path, jobs/s',
       t.dlqPerSecond,
@@ -226,6 +228,40 @@ export function renderTable(r: BenchResults): string {
       '',
     ]);
   return table.toString();
+}
+
+/** The happy-path rows: rate and CPU per message against the baseline. */
+function pushThroughput(
+  table: InstanceType<typeof Table>,
+  r: BenchResults,
+  t: NonNullable<BenchResults['throughput']>,
+): void {
+  table.push([
+    `Happy path, msg/s (N=${r.options.happy} × ${r.options.rounds})`,
+    t.dlqPerSecond,
+    `${t.baselinePerSecond} bare Temporal`,
+    t.ratio,
+    '≥ 0.9',
+    ok(t.ratio >= 0.9),
+  ]);
+  const cpu = (mode: 'dlq' | 'baseline') => {
+    const runs = t.runs.filter((run) => run.mode === mode);
+    const mean = (pick: (run: ThroughputRun) => number) =>
+      round(runs.reduce((sum, run) => sum + pick(run), 0) / Math.max(runs.length, 1), 1);
+    return {
+      server: mean((run) => run.cpuMsPerMessage.server),
+      worker: mean((run) => run.cpuMsPerMessage.worker),
+    };
+  };
+  const [dlqCpu, baseCpu] = [cpu('dlq'), cpu('baseline')];
+  table.push([
+    'CPU per message, ms (server · worker)',
+    `${dlqCpu.server} · ${dlqCpu.worker}`,
+    `${baseCpu.server} · ${baseCpu.worker} bare`,
+    round((dlqCpu.server + dlqCpu.worker) / (baseCpu.server + baseCpu.worker), 2),
+    '',
+    '',
+  ]);
 }
 
 export function renderProfile(profiles: ThreadProfile[]): string {

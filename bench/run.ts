@@ -3,13 +3,15 @@
  * bare-Temporal baseline on the same server in the same run, prints a table and writes
  * bench/results/<timestamp>.json. The server is the CLI's dev server (in-memory, free ports, headless), or
  * with `--server postgres` Temporal 1.29.1 on PostgreSQL with its stock dynamic config (bench/server.ts).
- * `--quick` for small sizes; `--help` for every option.
+ * `--fill seeded` fills the DLQ for analytics with parked-looking rows instead of real parks (bench/phases/seed.ts),
+ * `--skip` leaves phases out; `--quick` for small sizes; `--help` for every option.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
+import { CommanderError } from 'commander';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { WORKFLOWS_ENTRY } from '../src/worker/bundle-path';
 import { prepareNamespace, startBenchServer } from './server';
@@ -25,9 +27,13 @@ import type { ThroughputRun } from './phases/throughput';
 import { runParkLatency } from './phases/park-latency';
 import { fillTo } from './phases/fill';
 import type { FillResult } from './phases/fill';
+import { planSeeding, seedTo } from './phases/seed';
+import type { Seeding } from './phases/seed';
 import { measureAnalytics } from './phases/analytics';
 import type { AnalyticsCost } from './phases/analytics';
 import { runBulkRetry } from './phases/bulk-retry';
+import type { BulkRetry } from './phases/bulk-retry';
+import type { Memory } from './ipc';
 import { runBullmq } from './phases/bullmq';
 import { summariseProfiles } from './profile';
 import type { ThreadProfile } from './profile';
@@ -67,8 +73,9 @@ async function measure(
   server: BenchResults['server'],
   startedAt: Date,
 ): Promise<BenchResults> {
+  const skipThroughput = options.skip.includes('throughput');
   // 1. Happy path against the baseline, interleaved rounds on fresh workers, after a warm-up of each mode.
-  if (options.warmup > 0) {
+  if (options.warmup > 0 && !skipThroughput) {
     for (const mode of ['baseline', 'dlq'] as const) {
       log(`warm-up: ${mode}, ${options.warmup} messages (not counted)`);
       const run = await runThroughput(ctx, mode, WARMUP_ROUND, options.warmup);
@@ -81,7 +88,8 @@ async function measure(
     writePartialResults(options.resultsDir, startedAt.toISOString(), progress);
   };
   const runs: ThroughputRun[] = [];
-  for (let r = 0; r < options.rounds; r++) {
+  if (skipThroughput) log('happy path and CPU profiles: skipped (--skip throughput)');
+  for (let r = 0; r < (skipThroughput ? 0 : options.rounds); r++) {
     const order: Array<'dlq' | 'baseline'> = r % 2 === 0 ? ['baseline', 'dlq'] : ['dlq', 'baseline'];
     for (const mode of order) {
       log(`round ${r + 1}/${options.rounds}: ${mode}, ${options.happy} messages`);
@@ -92,12 +100,12 @@ async function measure(
     }
   }
   const sampleOf = (mode: ThroughputRun['mode']) => runs.find((r) => r.mode === mode)?.sampleIds ?? [];
-  const baselineEvents = await historyEvents(ctx.client, sampleOf('baseline'));
-  const dlqHappyEvents = await historyEvents(ctx.client, sampleOf('dlq'));
+  const baselineEvents = skipThroughput ? null : await historyEvents(ctx.client, sampleOf('baseline'));
+  const dlqHappyEvents = skipThroughput ? null : await historyEvents(ctx.client, sampleOf('dlq'));
 
   // 2. CPU profiles of separate happy-path runs (profiling slows the worker, so not the measured rounds).
   let profile: BenchResults['profile'] = null;
-  if (options.profile) {
+  if (options.profile && !skipThroughput) {
     const profiles: Record<'dlq' | 'baseline', ThreadProfile[]> = { dlq: [], baseline: [] };
     for (const mode of ['baseline', 'dlq'] as const) {
       const dir = mkdtempSync(join(tmpdir(), `dlq-bench-prof-${mode}-`));
@@ -129,16 +137,25 @@ async function measure(
     const totalFillers = largest - options.park;
     const fills: FillResult[] = [];
     const analytics: AnalyticsCost[] = [];
+    const seeded = options.fill === 'seeded';
+    let seeding: Seeding | undefined;
     let filled = 0;
     for (const size of options.analyticsSizes) {
       const to = size - options.park;
-      log(`parking up to ${size} (${to - filled} more)`);
-      const fill = await fillTo(ctx, taskQueue, { from: filled, to, totalFillers }, size);
+      log(`${seeded ? 'seeding' : 'parking'} up to ${size} (${to - filled} more)`);
+      let fill: FillResult;
+      if (seeded) {
+        seeding ??= planSeeding(ctx, taskQueue, totalFillers);
+        fill = await seedTo(ctx, seeding, { from: filled, to }, size);
+      } else fill = await fillTo(ctx, taskQueue, { from: filled, to, totalFillers }, size);
       filled = to;
       fills.push(fill);
       checkpoint({ fills });
-      log(`  ${fill.parkedPerSecond} msg/s parked`);
-      points.push(memoryPoint(`parked ${size}`, size, await worker.memory()));
+      log(`  ${fill.parkedPerSecond} msg/s ${seeded ? 'seeded' : 'parked'}`);
+      // A seeded fill leaves the worker with the real parks only: its memory is not that of `size` parked.
+      points.push(
+        memoryPoint(seeded ? `parked ${size} (seeded)` : `parked ${size}`, size, await worker.memory()),
+      );
       const cost = await measureAnalytics(ctx, size);
       log(
         `  analytics: ${cost.wallMs.median} ms, ${cost.countCalls} counts + ${cost.listCalls} lists (total ${cost.snapshotTotal})`,
@@ -148,14 +165,20 @@ async function measure(
     }
     const atLargest = await worker.memory();
 
-    log(`bulk retry of the bench.bulk group (${options.bulk}), concurrency ${options.bulkConcurrency}`);
-    const bulkRetry = await runBulkRetry(ctx);
-    log(
-      `  ${bulkRetry.perSecond} msg/s to recovered (${bulkRetry.recoveredSeconds} s; CLI returned after ${bulkRetry.acceptedSeconds} s)`,
-    );
-    const afterBulk = await worker.memory();
-    points.push(memoryPoint('after bulk retry', largest - bulkRetry.accepted, afterBulk));
-    const recoveredEvents = await historyEvents(ctx.client, bulkRetry.sampleIds);
+    let bulkRetry: BulkRetry | null = null;
+    let afterBulk: Memory | null = null;
+    let recoveredEvents: number | null = null;
+    if (options.skip.includes('bulk')) log(`bulk retry: skipped (${seeded ? 'seeded fill' : '--skip bulk'})`);
+    else {
+      log(`bulk retry of the bench.bulk group (${options.bulk}), concurrency ${options.bulkConcurrency}`);
+      bulkRetry = await runBulkRetry(ctx);
+      log(
+        `  ${bulkRetry.perSecond} msg/s to recovered (${bulkRetry.recoveredSeconds} s; CLI returned after ${bulkRetry.acceptedSeconds} s)`,
+      );
+      afterBulk = await worker.memory();
+      points.push(memoryPoint('after bulk retry', largest - bulkRetry.accepted, afterBulk));
+      recoveredEvents = await historyEvents(ctx.client, bulkRetry.sampleIds);
+    }
     await worker.stop();
 
     const dlqPerSecond = rate(runs, 'dlq');
@@ -167,12 +190,9 @@ async function measure(
       machine: machine(temporalServer),
       server,
       options,
-      throughput: {
-        runs,
-        dlqPerSecond,
-        baselinePerSecond,
-        ratio: round(dlqPerSecond / baselinePerSecond, 3),
-      },
+      throughput: skipThroughput
+        ? null
+        : { runs, dlqPerSecond, baselinePerSecond, ratio: round(dlqPerSecond / baselinePerSecond, 3) },
       historyEvents: {
         baseline: baselineEvents,
         dlqHappy: dlqHappyEvents,
@@ -186,8 +206,8 @@ async function measure(
       workerMemory: {
         maxCachedWorkflows: options.maxCached,
         points,
-        peakAtLargestMiB: memoryPoint('', largest, atLargest).peakRssMiB,
-        peakAfterBulkMiB: memoryPoint('', 0, afterBulk).peakRssMiB,
+        peakAtLargestMiB: seeded ? null : memoryPoint('', largest, atLargest).peakRssMiB,
+        peakAfterBulkMiB: afterBulk ? memoryPoint('', 0, afterBulk).peakRssMiB : null,
       },
       bullmq: null,
       profile,
@@ -269,6 +289,8 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (err: unknown) => {
+    // Commander has already printed the help or the usage error.
+    if (err instanceof CommanderError) process.exit(err.exitCode);
     console.error(err);
     process.exit(1);
   },

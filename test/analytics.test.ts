@@ -27,8 +27,9 @@ import { computeSnapshot, scopeQuery } from '../src/analytics/snapshot';
 import { HOUR, DAY, parkedAtWindow } from '../src/analytics/trend';
 import { analyticsConfigSchema } from '../src/contract/analytics-config';
 import type { DlqSnapshot } from '../src/contract/analytics';
-import { startParked, terminateAll, visibilityCountingClient } from './parked-fixtures';
-import type { ParkedFixture } from './parked-fixtures';
+import { visibilityCountingClient } from './parked-fixtures';
+import { startParked, terminateAll } from './support/parked-workflows';
+import type { ParkedFixture } from './support/parked-workflows';
 
 const T = uid();
 const TOPIC = {
@@ -46,7 +47,7 @@ const inList = (...topics: string[]) => `DlqTopic IN (${topics.map((t) => `'${t}
 
 let env: TestEnv;
 const schedules: string[] = [];
-/** Parked-looking fixtures (test/parked-fixtures.ts), terminated at the end. */
+/** Parked-looking fixtures (test/support/parked-workflows.ts), terminated at the end. */
 const fixtures: string[] = [];
 const NO_WORKER = `no-worker-${T}`;
 const TIER = process.env.DLQ_TEST_TIER ?? 'dev';

@@ -16,10 +16,15 @@ export const DEAD_QUERY = `WorkflowType = '${PROCESS_MESSAGE_WORKFLOW}' AND ${PA
 
 export interface FillResult {
   target: number;
+  /** How the messages were made (`--fill`); runs before the option existed were `real`. */
+  fill: 'real' | 'seeded';
+  /** Messages published to the worker (`real`), or seeded rows started (`seeded`). */
   published: number;
+  /** Of a seeded fill: messages the worker parked for real (one per failure group, in the first fill). */
+  reallyParked?: number;
   failedPublishes: number;
   seconds: number;
-  /** Messages parked per second, publish to visibility. */
+  /** Messages parked (or seeded) per second, publish (or start) to visibility. */
   parkedPerSecond: number;
 }
 
@@ -92,6 +97,7 @@ export async function fillTo(
   const seconds = (Date.now() - t0) / 1000;
   return {
     target,
+    fill: 'real',
     published: results.length,
     failedPublishes,
     seconds: round(seconds, 1),
