@@ -18,7 +18,7 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 USER node
-# The V8 flags and MALLOC_ARENA_MAX bound the worker's memory (src/worker-flags.ts; test/worker-flags.test.ts
+# The V8 flags and MALLOC_ARENA_MAX bound the worker's memory (src/worker/memory-settings.ts; test/worker-flags.test.ts
 # keeps them in step).
 ENV MALLOC_ARENA_MAX=2
-CMD ["node", "--max-semi-space-size=2", "--heap-growing-percent=30", "dist/src/worker-main.js"]
+CMD ["node", "--max-semi-space-size=2", "--heap-growing-percent=30", "dist/src/worker/main.js"]

@@ -45,8 +45,8 @@ export default tseslint.config(
   },
   {
     // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no I/O modules,
-    // and activities only through `import type`. src/shared is imported by workflows, so it obeys too.
-    files: ['workflows/**/*.ts', 'src/shared/**/*.ts'],
+    // and activities only through `import type`. src/contract is imported by workflows, so it obeys too.
+    files: ['workflows/**/*.ts', 'src/contract/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -62,8 +62,8 @@ export default tseslint.config(
               message: 'Import activities with `import type` only.',
             },
             {
-              group: ['**/src/*', '!**/src/shared', '!**/src/shared/**'],
-              message: 'Workflow code may import only src/shared.',
+              group: ['**/src/*', '!**/src/contract', '!**/src/contract/**'],
+              message: 'Workflow code may import only src/contract.',
             },
           ],
         },

@@ -6,12 +6,12 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import type { Logger as PinoLogger } from 'pino';
 import { z } from 'zod';
-import { analyticsConfigSchema } from '../src/shared/analytics-config';
-import type { DlqSnapshot, LogAlertsInput, SnapshotInput, WebhookInput } from '../src/shared/analytics';
-import { formatIssues } from '../src/shared/json';
+import { analyticsConfigSchema } from '../src/contract/analytics-config';
+import type { DlqSnapshot, LogAlertsInput, SnapshotInput, WebhookInput } from '../src/contract/analytics';
+import { formatIssues } from '../src/contract/validation-issues';
 import { computeSnapshot } from '../src/analytics/snapshot';
 import { VisibilityRateLimitedError } from '../src/analytics/visibility-budget';
-import { MAX_CARRIED_BUCKETS } from '../src/shared/alert-rules';
+import { MAX_CARRIED_BUCKETS } from '../src/contract/alert-rules';
 import { postWebhook, WebhookStatusError } from '../src/analytics/webhook';
 import type { WebhookOptions } from '../src/analytics/webhook';
 

@@ -1,19 +1,19 @@
 /**
- * Activities of the message workflow. They close over the worker's handler registry: the route lookup
+ * Activities of the message workflow. They close over the worker's handler registry: the policy lookup
  * (a local activity), `runStage` (see `stage-runner.ts`), the repair-time schema check, and the immediate
  * alerts (security failures, messages that kill their worker).
  */
 import { hostname } from 'node:os';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger as PinoLogger } from 'pino';
-import { DEFAULT_HEARTBEAT_TIMEOUT_MS } from '../src/handlers';
-import type { Handler } from '../src/handlers';
-import { topicSchema } from '../src/shared/envelope';
-import { formatIssues } from '../src/shared/json';
-import { DEFAULT_NON_RETRYABLE_TYPES } from '../src/shared/errors';
-import { DEFAULT_REDRIVE_POLICY } from '../src/shared/backoff';
-import { ROUTE_REVISION } from '../src/shared/route-revision';
-import type { DeadLetter, PayloadVerdict, Route } from '../src/shared/types';
+import type { Handler } from '../src/worker/handlers';
+import { topicSchema } from '../src/contract/envelope';
+import { formatIssues } from '../src/contract/validation-issues';
+import { DEFAULT_NON_RETRYABLE_TYPES } from '../src/contract/errors';
+import { DEFAULT_REDRIVE_POLICY } from '../src/contract/backoff';
+import { DEFAULT_HEARTBEAT_TIMEOUT_MS, POLICY_REVISION } from '../src/contract/topic-policy';
+import type { TopicPolicy } from '../src/contract/topic-policy';
+import type { DeadLetter, PayloadVerdict } from '../src/contract/types';
 import { createStageRunner } from './stage-runner';
 
 /** Guards that apply to every topic of a worker. */
@@ -33,8 +33,9 @@ export interface MessageActivityDeps {
 export function createMessageActivities(deps: MessageActivityDeps) {
   const identity = deps.identity ?? `${process.pid}@${hostname()}`;
 
-  /** Local activity: what the worker knows about a topic, including its retry policy and guards. */
-  async function lookupRoute(topic: string): Promise<Route> {
+  /** Local activity: the topic's policy (what the worker knows about it: stages, retry policy, guards). */
+  // Wire name: every history's marker records the activity type `lookupRoute` and this JSON; rename neither.
+  async function lookupRoute(topic: string): Promise<TopicPolicy> {
     const handler = deps.handlers.get(topic);
     const { guards } = deps;
     return Promise.resolve({
@@ -52,7 +53,7 @@ export function createMessageActivities(deps: MessageActivityDeps) {
       ...(handler?.heartbeatTimeoutMs !== 0
         ? { heartbeatTimeoutMs: handler?.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_TIMEOUT_MS }
         : {}),
-      revision: ROUTE_REVISION,
+      revision: POLICY_REVISION,
       firstAttempt: handler?.firstAttempt ?? 'local',
       redrive: handler?.redrive ?? DEFAULT_REDRIVE_POLICY,
       expireAfterMs: guards.expireAfterMs,

@@ -6,12 +6,12 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { msOptionalToNumber } from '@temporalio/common/lib/time';
-import { classifyError, DEFAULT_REASON } from '../src/shared/classify';
-import { errorClassOfType, FAILURE_TYPE_BY_CLASS, normaliseReason } from '../src/shared/errors';
-import type { ErrorClass } from '../src/shared/errors';
-import { jsonByteLength } from '../src/shared/size';
-import { MAX_FAILURE_DETAILS_BYTES, MAX_FAILURE_MESSAGE, MAX_FAILURE_STACK } from '../src/shared/limits';
-import type { FailureDetails } from '../src/shared/types';
+import { classifyError, DEFAULT_REASON } from '../src/contract/classify';
+import { errorClassOfType, FAILURE_TYPE_BY_CLASS, normaliseReason } from '../src/contract/errors';
+import type { ErrorClass } from '../src/contract/errors';
+import { jsonByteLength } from '../src/contract/size';
+import { MAX_FAILURE_DETAILS_BYTES, MAX_FAILURE_MESSAGE, MAX_FAILURE_STACK } from '../src/contract/limits';
+import type { FailureDetails } from '../src/contract/types';
 
 export interface FailureContext {
   stage: string;

@@ -1,22 +1,27 @@
 /**
  * `runStage`: runs one attempt of one stage of a message, as a local activity (a first attempt) or an
- * activity. An activity attempt keeps its ledger in heartbeats (see `src/shared/attempt-ledger.ts`) so that a message
+ * activity. An activity attempt keeps its ledger in heartbeats (see `src/contract/attempt-ledger.ts`) so that a message
  * that kills its worker is charged for it, and runs alone in its worker once it is suspected.
  */
 import { Context } from '@temporalio/activity';
 import { ActivityCancelledError, ActivityNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { LOCAL_ATTEMPT_REFUSED } from '../src/shared/errors';
+import { LOCAL_ATTEMPT_REFUSED } from '../src/contract/errors';
 import { z } from 'zod';
 import type { Logger as PinoLogger } from 'pino';
-import type { Handler } from '../src/handlers';
-import { envelopeSchema } from '../src/shared/envelope';
-import { formatIssues } from '../src/shared/json';
-import { jsonByteLength } from '../src/shared/size';
-import { MAX_STAGE_RESULT_BYTES } from '../src/shared/limits';
-import type { StageInput } from '../src/shared/types';
-import { attemptNumber, ledgerAfterFailure, ledgerAtStart, spentBudget } from '../src/shared/attempt-ledger';
-import type { AttemptLedger, LedgerPhase } from '../src/shared/attempt-ledger';
+import type { Handler } from '../src/worker/handlers';
+import { envelopeSchema } from '../src/contract/envelope';
+import { formatIssues } from '../src/contract/validation-issues';
+import { jsonByteLength } from '../src/contract/size';
+import { MAX_STAGE_RESULT_BYTES } from '../src/contract/limits';
+import type { StageInput } from '../src/contract/types';
+import {
+  attemptNumber,
+  ledgerAfterFailure,
+  ledgerAtStart,
+  spentBudget,
+} from '../src/contract/attempt-ledger';
+import type { AttemptLedger, LedgerPhase } from '../src/contract/attempt-ledger';
 import { StageGate } from './stage-gate';
 import { stageFailure, systemFailure } from './stage-failure';
 
@@ -112,7 +117,7 @@ export function createStageRunner(deps: StageRunnerDeps) {
     const stage = handler?.stages.find((s) => s.name === input.stage);
     const heartbeatMs = ctx.info.isLocal ? 0 : (ctx.info.heartbeatTimeoutMs ?? 0);
     // The ledger is kept only where the server can carry it: activity attempts with a heartbeat timeout.
-    // Routes recorded before it existed schedule no heartbeat timeout and count as Temporal counts.
+    // Policies recorded before it existed schedule no heartbeat timeout and count as Temporal counts.
     const start =
       heartbeatMs > 0
         ? ledgerAtStart(

@@ -9,7 +9,7 @@ import {
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import { DlqStatus } from '../src/shared/search-attributes';
+import { DlqStatus } from '../src/contract/search-attributes';
 import type { BaselineActivities } from './baseline-activities';
 
 const { noop } = proxyActivities<BaselineActivities>({ startToCloseTimeout: '30s' });

@@ -11,12 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { ensureTemporalCli } from '../src/temporal-cli';
-import { startDevServer } from '../src/dev-server';
-import { setupServer } from '../src/setup';
-import { WORKFLOWS_ENTRY } from '../src/bundle-path';
-import { publish } from '../src/publish';
-import { PARKED_QUERY } from '../src/shared/queries';
+import { ensureTemporalCli } from '../src/ops/temporal-cli';
+import { startDevServer } from '../src/ops/dev-server';
+import { setupServer } from '../src/ops/setup';
+import { WORKFLOWS_ENTRY } from '../src/worker/bundle-path';
+import { publish } from '../src/client/publish';
+import { PARKED_QUERY } from '../src/contract/queries';
 import { BASELINE_PARKED_WORKFLOW } from './baseline-activities';
 import { TOPIC_PARK } from './handlers';
 import { compileWorkerChild, startWorkerProcess } from './worker-process';
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const server = await startDevServer({ cliPath: await ensureTemporalCli(), uiPort: false });
   try {
     const connection = await Connection.connect({ address: server.address });
-    await setupServer(connection, { namespace: 'default', retentionMs: 86_400_000 });
+    await setupServer(connection, { namespace: 'default', retention: '1d' });
     const client = new Client({ connection });
     const dir = mkdtempSync(join(tmpdir(), 'dlq-cache-memory-'));
     const script = compileWorkerChild(join(dir, 'compiled'));

@@ -2,8 +2,8 @@
  * The bench topics: a no-op happy path, a parking topic for latency, a failure group the bulk retry
  * repairs with a patch, and a spread of failure groups for analytics.
  */
-import { defineHandler } from '../src/handlers';
-import { PermanentError, ValidationError } from '../src/shared/errors';
+import { defineHandler } from '../src/worker/handlers';
+import { PermanentError, ValidationError } from '../src/contract/errors';
 
 export const TOPIC_OK = 'bench.ok';
 export const TOPIC_PARK = 'bench.park';

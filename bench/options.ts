@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { z } from 'zod';
 import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../src/config';
-import { WORKER_ENV, WORKER_NODE_FLAGS } from '../src/worker-flags';
+import { WORKER_ENV, WORKER_NODE_FLAGS } from '../src/worker/memory-settings';
 import { workerTuningSchema } from './ipc';
 
 const positive = z.coerce.number().int().positive();

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { CommanderError } from 'commander';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { WORKFLOWS_ENTRY } from '../src/bundle-path';
+import { WORKFLOWS_ENTRY } from '../src/worker/bundle-path';
 import { prepareNamespace, startBenchServer } from './server';
 import type { BenchServer } from './server';
 import { parseBenchOptions } from './options';

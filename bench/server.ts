@@ -4,17 +4,18 @@
  * - `dev` (the default): the CLI's dev server, SQLite in memory, its raised limits, headless, free ports.
  * - `postgres`: Temporal server 1.29.1 on PostgreSQL persistence and visibility with its stock dynamic
  *   config (10 visibility calls/s per namespace), on fresh databases dropped afterwards: the suite's
- *   production tier, started by the same launcher (src/production-server.ts).
+ *   production tier, started by the same launcher (src/ops/production-server.ts).
  *
  * Both get the same set-up (`setupServer`); the baseline and temporal-dlq then run on the same server.
  */
 import type { Connection } from '@temporalio/client';
-import { startDevServer } from '../src/dev-server';
-import { ensureTemporalCli } from '../src/temporal-cli';
-import { ensureTemporalServer } from '../src/temporal-server';
-import { checkPostgres, postgresFromEnv, startProductionServer } from '../src/production-server';
-import { setupServer } from '../src/setup';
-import { ALL_SEARCH_ATTRIBUTES } from '../src/shared/search-attributes';
+import { startDevServer } from '../src/ops/dev-server';
+import { ensureTemporalCli } from '../src/ops/temporal-cli';
+import { ensureTemporalServer } from '../src/ops/temporal-server';
+import { checkPostgres, postgresFromEnv, startProductionServer } from '../src/ops/production-server';
+import { setupServer } from '../src/ops/setup';
+import { ALL_SEARCH_ATTRIBUTES } from '../src/contract/search-attributes';
+import { formatDuration } from '../src/contract/duration';
 import { sleep } from './stats';
 
 export type ServerKind = 'dev' | 'postgres';
@@ -65,7 +66,7 @@ export async function startBenchServer(kind: ServerKind, log: (text: string) => 
  * waits until a visibility query naming every `Dlq*` attribute is accepted.
  */
 export async function prepareNamespace(connection: Connection, namespace: string): Promise<void> {
-  await setupServer(connection, { namespace, retentionMs: RETENTION_MS });
+  await setupServer(connection, { namespace, retention: formatDuration(RETENTION_MS) });
   const query = ALL_SEARCH_ATTRIBUTES.map((k) => `${k.name} IS NULL`).join(' AND ');
   const deadline = Date.now() + 70_000;
   for (;;) {

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import pino from 'pino';
-import { createWorker } from '../src/worker';
+import { createWorker } from '../src/worker/create-worker';
 import { loadConfig } from '../src/config';
 import { benchHandlers } from './handlers';
 import { createBaselineActivities } from './baseline-activities';

@@ -45,7 +45,7 @@ export function compileWorkerChild(outDir: string): string {
       extends: join(root, 'tsconfig.json'),
       // Type packages are looked up beside the tsconfig; this one lives outside the project.
       compilerOptions: { outDir, rootDir: root, typeRoots: [join(root, 'node_modules', '@types')] },
-      // workflows/: src/bundle-path.ts resolves it when loaded (the bundle itself is built beforehand).
+      // workflows/: src/worker/bundle-path.ts resolves it when loaded (the bundle itself is built beforehand).
       files: [join(root, 'bench', 'worker-child.ts'), join(root, 'workflows', 'index.ts')],
       include: [],
     }),

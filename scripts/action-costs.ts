@@ -30,18 +30,18 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime } from '@temporalio/worker';
 import pino from 'pino';
 import { z } from 'zod';
-import { WORKFLOWS_ENTRY } from '../src/bundle-path';
+import { WORKFLOWS_ENTRY } from '../src/worker/bundle-path';
 import { runCli } from '../src/cli/main';
 import type { CliContext } from '../src/cli/context';
 import { loadConfig } from '../src/config';
-import { freePort, startDevServer } from '../src/dev-server';
-import { defineHandler } from '../src/handlers';
-import { publish } from '../src/publish';
-import { setupServer } from '../src/setup';
-import { TemporaryError } from '../src/shared/errors';
-import { messageWorkflowId } from '../src/shared/names';
-import { ensureTemporalCli } from '../src/temporal-cli';
-import { createWorker } from '../src/worker';
+import { freePort, startDevServer } from '../src/ops/dev-server';
+import { defineHandler } from '../src/worker/handlers';
+import { publish } from '../src/client/publish';
+import { setupServer } from '../src/ops/setup';
+import { TemporaryError } from '../src/contract/errors';
+import { messageWorkflowId } from '../src/contract/names';
+import { ensureTemporalCli } from '../src/ops/temporal-cli';
+import { createWorker } from '../src/worker/create-worker';
 import {
   eventTypeName,
   expectedMetricTotal,
@@ -79,7 +79,7 @@ const handlers = [
   defineHandler({
     topic: TOPIC.redrive,
     retry: FAST_RETRY,
-    redrive: { baseDelayMs: 1000 },
+    redrive: { baseDelay: '1s' },
     handle: ({ cycle }) => {
       if (cycle === 0) throw new TemporaryError('downstream unavailable', { reason: 'HTTP_503' });
       return { ok: true };
@@ -146,7 +146,7 @@ async function main(): Promise<void> {
   let worker: Awaited<ReturnType<typeof createWorker>> | undefined;
   let running: Promise<void> | undefined;
   try {
-    await setupServer(connection, { namespace: NAMESPACE, retentionMs: 86_400_000 });
+    await setupServer(connection, { namespace: NAMESPACE, retention: '1d' });
     const dir = mkdtempSync(join(tmpdir(), 'dlq-action-costs-'));
     const bundlePath = join(dir, 'workflow-bundle.js');
     const { code } = await bundleWorkflowCode({

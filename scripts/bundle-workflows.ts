@@ -1,7 +1,7 @@
 /** Build step: bundles the workflow code once, so workers never run webpack at start-up. */
 import { writeFile } from 'node:fs/promises';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_ENTRY } from '../src/bundle-path';
+import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_ENTRY } from '../src/worker/bundle-path';
 
 async function main(): Promise<void> {
   const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_ENTRY, logger: quietLogger });

@@ -1,5 +1,5 @@
 /** `npm run temporal:ensure`: finds the Temporal CLI, or builds it once with Go into the cache, and prints its path. */
-import { ensureTemporalCli } from '../src/temporal-cli';
+import { ensureTemporalCli } from '../src/ops/temporal-cli';
 
 ensureTemporalCli().then(
   (path) => console.log(path),

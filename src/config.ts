@@ -3,9 +3,9 @@
  * bad value stops start-up with a message that names the variable and says what is allowed.
  */
 import { z } from 'zod';
-import { ANALYTICS_SCHEDULE_ID, DEFAULT_TASK_QUEUE } from './shared/names';
-import { DURATION_HINT, parseDuration } from './shared/duration';
-import { MAX_PAYLOAD_BYTES_LIMIT } from './shared/limits';
+import { ANALYTICS_SCHEDULE_ID, DEFAULT_TASK_QUEUE } from './contract/names';
+import { DURATION_HINT, parseDuration } from './contract/duration';
+import { MAX_PAYLOAD_BYTES_LIMIT } from './contract/limits';
 
 const duration = (fallback: string) =>
   z
@@ -95,7 +95,7 @@ export const envSchema = z.object({
         .map((p) => p.trim())
         .filter(Boolean),
     ),
-  /** Largest payload accepted at publish and repair, in UTF-8 bytes of its JSON, at most 524288 (see `src/shared/limits.ts`). @defaultValue `262144` (256 KiB) */
+  /** Largest payload accepted at publish and repair, in UTF-8 bytes of its JSON, at most 524288 (see `src/contract/limits.ts`). @defaultValue `262144` (256 KiB) */
   DLQ_MAX_PAYLOAD_BYTES: integer(256 * 1024, 1, MAX_PAYLOAD_BYTES_LIMIT),
   /** Retention of closed workflows set on the namespace at set-up; duplicates are caught within it. @defaultValue `30d` */
   DLQ_RETENTION: duration('30d'),

@@ -12,15 +12,16 @@ import type { WorkflowClientInterceptor } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import { openTestEnv, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
-import { classifyError } from '../src/shared/classify';
-import { ERROR_CLASSES, FAILURE_TYPE_BY_CLASS, TemporaryError } from '../src/shared/errors';
-import { MAX_PAYLOAD_DEPTH, MESSAGE_ID_PATTERN, TOPIC_PATTERN } from '../src/shared/json';
-import { discardInputSchema, retryInputSchema } from '../src/shared/operator-input';
-import type { MessageOutcome } from '../src/shared/types';
-import { publish, PublishError, toEnvelope } from '../src/publish';
-import { defineHandler } from '../src/handlers';
-import { discardSignal, repairUpdate, retrySignal, stateQuery } from '../src/shared/definitions';
-import { messageWorkflowId } from '../src/shared/names';
+import { classifyError } from '../src/contract/classify';
+import { ERROR_CLASSES, FAILURE_TYPE_BY_CLASS, TemporaryError } from '../src/contract/errors';
+import { MAX_PAYLOAD_DEPTH } from '../src/contract/plain-json';
+import { MESSAGE_ID_PATTERN, TOPIC_PATTERN } from '../src/contract/id-patterns';
+import { discardInputSchema, retryInputSchema } from '../src/contract/operator-input';
+import type { MessageOutcome } from '../src/contract/types';
+import { publish, PublishError, toEnvelope } from '../src/client/publish';
+import { defineHandler } from '../src/worker/handlers';
+import { discardSignal, repairUpdate, retrySignal, stateQuery } from '../src/contract/definitions';
+import { messageWorkflowId } from '../src/contract/names';
 
 const cases: Record<string, number> = {};
 const counted =

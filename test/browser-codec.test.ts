@@ -16,18 +16,18 @@ import type { Browser, Page } from 'playwright-core';
 import { ARTIFACTS, launchChromium, skipWithoutChromium } from './chromium';
 import { openTestEnv, requireEnv, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
-import { freePort, startDevServer } from '../src/dev-server';
-import type { DevServer } from '../src/dev-server';
-import { setupServer } from '../src/setup';
-import { codecOrigins, startCodecServer } from '../src/codec-server';
-import type { CodecServer } from '../src/codec-server';
-import { codecFromConfig, dataConverterFromConfig } from '../src/data-converter';
+import { freePort, startDevServer } from '../src/ops/dev-server';
+import type { DevServer } from '../src/ops/dev-server';
+import { setupServer } from '../src/ops/setup';
+import { codecOrigins, startCodecServer } from '../src/security/codec-server';
+import type { CodecServer } from '../src/security/codec-server';
+import { codecFromConfig, dataConverterFromConfig } from '../src/security/data-converter';
 import { loadConfig } from '../src/config';
-import { defineHandler } from '../src/handlers';
-import { publish } from '../src/publish';
-import { PermanentError } from '../src/shared/errors';
-import { messageWorkflowId } from '../src/shared/names';
-import { uiWorkflowUrl } from '../src/ui-links';
+import { defineHandler } from '../src/worker/handlers';
+import { publish } from '../src/client/publish';
+import { PermanentError } from '../src/contract/errors';
+import { messageWorkflowId } from '../src/contract/names';
+import { uiWorkflowUrl } from '../src/web-ui-links';
 
 const DOC_IMAGE = join(__dirname, '..', 'docs', 'images', 'ui-decoded-payload.png');
 
@@ -73,7 +73,7 @@ describe('Web UI with payload encryption, in a real browser', { skip: skipWithou
     });
     uiUrl = devServer.uiUrl!;
     env = await openTestEnv(devServer.address);
-    await setupServer(env.connection, { namespace: 'default', retentionMs: 86_400_000 });
+    await setupServer(env.connection, { namespace: 'default', retention: '1d' });
     await env.startWorker(
       [
         defineHandler({

@@ -13,10 +13,10 @@ import { ARTIFACTS, launchChromium, skipWithoutChromium } from './chromium';
 import { z } from 'zod';
 import { openTestEnv, requireEnv, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
-import { defineHandler } from '../src/handlers';
-import { publish } from '../src/publish';
-import { uiListUrl } from '../src/ui-links';
-import { stateQuery } from '../src/shared/definitions';
+import { defineHandler } from '../src/worker/handlers';
+import { publish } from '../src/client/publish';
+import { uiListUrl } from '../src/web-ui-links';
+import { stateQuery } from '../src/contract/definitions';
 
 const DOC_IMAGE = join(__dirname, '..', 'docs', 'images', 'ui-parked-message.png');
 const DOC_SIGNAL_IMAGE = join(__dirname, '..', 'docs', 'images', 'ui-send-retry-signal.png');

@@ -17,11 +17,11 @@ import type { TestEnv } from './helpers';
 import { createCliContext } from '../src/cli/context';
 import type { CliContext } from '../src/cli/context';
 import { runCli } from '../src/cli/main';
-import { defineHandler } from '../src/handlers';
-import { publishMany } from '../src/publish';
-import { PermanentError } from '../src/shared/errors';
-import { stateQuery } from '../src/shared/definitions';
-import { messageWorkflowId } from '../src/shared/names';
+import { defineHandler } from '../src/worker/handlers';
+import { publishMany } from '../src/client/publish';
+import { PermanentError } from '../src/contract/errors';
+import { stateQuery } from '../src/contract/definitions';
+import { messageWorkflowId } from '../src/contract/names';
 
 const ORDERS = `cli-orders-${uid()}`;
 const BULK = `cli-bulk-${uid()}`;

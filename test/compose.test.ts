@@ -1,6 +1,6 @@
 /**
  * docker-compose.yml cannot run here (no Docker engine), so this checks that it agrees with the code and with
- * the suite's production tier (src/production-server.ts): server version, PostgreSQL persistence and
+ * the suite's production tier (src/ops/production-server.ts): server version, PostgreSQL persistence and
  * visibility, the stock dynamic config, namespace, retention and search attributes. The namespace one-shot's
  * shell script is also run for real, with the Temporal CLI, against the suite's server. The last part checks
  * that "Running in production" (README.md, docs/production.md) states the search-attribute counts of the code.
@@ -18,12 +18,12 @@ import { SearchAttributeType } from '@temporalio/common';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { CONFIG_VARIABLES, loadConfig } from '../src/config';
-import { DEFAULT_TASK_QUEUE } from '../src/shared/names';
-import { parseDuration } from '../src/shared/duration';
-import { ALL_SEARCH_ATTRIBUTES } from '../src/shared/search-attributes';
-import { TEMPORAL_CLI_VERSION } from '../src/temporal-cli';
-import { TEMPORAL_SERVER_VERSION } from '../src/temporal-server';
-import { DYNAMIC_CONFIG } from '../src/production-server';
+import { DEFAULT_TASK_QUEUE } from '../src/contract/names';
+import { parseDuration } from '../src/contract/duration';
+import { ALL_SEARCH_ATTRIBUTES } from '../src/contract/search-attributes';
+import { TEMPORAL_CLI_VERSION } from '../src/ops/temporal-cli';
+import { TEMPORAL_SERVER_VERSION } from '../src/ops/temporal-server';
+import { DYNAMIC_CONFIG } from '../src/ops/production-server';
 import { requireEnv } from './helpers';
 
 interface Service {
@@ -50,7 +50,7 @@ const CLI_TYPE: Partial<Record<SearchAttributeType, CliType>> = {
   [SearchAttributeType.INT]: 'Int',
   [SearchAttributeType.DATETIME]: 'Datetime',
 };
-/** The project's search attributes by CLI type, from the code (src/shared/search-attributes.ts). */
+/** The project's search attributes by CLI type, from the code (src/contract/search-attributes.ts). */
 function attributesByType(): Record<CliType, string[]> {
   const byType: Record<CliType, string[]> = { Keyword: [], Int: [], Datetime: [] };
   for (const key of ALL_SEARCH_ATTRIBUTES) {
@@ -117,7 +117,7 @@ describe('docker-compose.yml', () => {
     assert.equal(parseDuration(ns.RETENTION ?? ''), worker.DLQ_RETENTION);
   });
 
-  it('registers exactly the search attributes of src/shared/search-attributes.ts, within SQL visibility limits', () => {
+  it('registers exactly the search attributes of src/contract/search-attributes.ts, within SQL visibility limits', () => {
     const code = attributesByType();
     assert.deepEqual(composeAttributes(), code);
     for (const type of Object.keys(SQL_VISIBILITY_LIMITS) as CliType[])

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { buildConnectionOptions } from '../src/connection';
+import { buildConnectionOptions } from '../src/security/connection';
 import { ConfigError, loadConfig } from '../src/config';
 import { requireEnv } from './helpers';
 

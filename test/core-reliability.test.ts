@@ -14,12 +14,12 @@ import type { Client } from '@temporalio/client';
 import { z } from 'zod';
 import { openTestEnv, recordHistory, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
-import { defineHandler } from '../src/handlers';
-import { publish } from '../src/publish';
-import { PermanentError } from '../src/shared/errors';
-import { discardSignal, repairUpdate, retrySignal, stateQuery } from '../src/shared/definitions';
-import { DlqReason, DlqStatus } from '../src/shared/search-attributes';
-import type { MessageOutcome, PayloadVerdict } from '../src/shared/types';
+import { defineHandler } from '../src/worker/handlers';
+import { publish } from '../src/client/publish';
+import { PermanentError } from '../src/contract/errors';
+import { discardSignal, repairUpdate, retrySignal, stateQuery } from '../src/contract/definitions';
+import { DlqReason, DlqStatus } from '../src/contract/search-attributes';
+import type { MessageOutcome, PayloadVerdict } from '../src/contract/types';
 
 let env: TestEnv;
 const runs = new Map<string, number>();
@@ -54,7 +54,7 @@ const handlers = [
     timeout: '1s',
     firstAttempt: 'activity',
     retry: { maximumAttempts: 1 },
-    redrive: { baseDelayMs: 300, multiplier: 1, maxRedrives: 2 },
+    redrive: { baseDelay: '300ms', multiplier: 1, maxRedrives: 2 },
     handle: async ({ envelope, idempotencyKey }) => {
       count(`hang:${envelope.id}`);
       const seen = keys.get(envelope.id) ?? new Set<string>();

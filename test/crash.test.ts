@@ -14,10 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openTestEnv, requireEnv, uid, waitFor } from './helpers';
 import type { TestEnv } from './helpers';
-import { publishMany } from '../src/publish';
-import { stateQuery } from '../src/shared/definitions';
-import { messageWorkflowId } from '../src/shared/names';
-import type { MessageOutcome } from '../src/shared/types';
+import { publishMany } from '../src/client/publish';
+import { stateQuery } from '../src/contract/definitions';
+import { messageWorkflowId } from '../src/contract/names';
+import type { MessageOutcome } from '../src/contract/types';
 
 /** Topics of the crash worker and the outcome each must reach. */
 const EXPECTED = {

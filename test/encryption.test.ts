@@ -24,18 +24,18 @@ import {
   EncryptionKeyError,
   KEY_ID_METADATA,
   parseKeyRing,
-} from '../src/encryption';
-import { codecFromConfig, dataConverterFromConfig, encryptionEnabled } from '../src/data-converter';
-import { codecOrigins, startCodecServer } from '../src/codec-server';
-import type { CodecServer } from '../src/codec-server';
+} from '../src/security/encryption';
+import { codecFromConfig, dataConverterFromConfig, encryptionEnabled } from '../src/security/data-converter';
+import { codecOrigins, startCodecServer } from '../src/security/codec-server';
+import type { CodecServer } from '../src/security/codec-server';
 import { ConfigError, loadConfig } from '../src/config';
-import { defineHandler } from '../src/handlers';
-import { publish } from '../src/publish';
-import { PermanentError } from '../src/shared/errors';
-import { stateQuery } from '../src/shared/definitions';
-import { messageWorkflowId } from '../src/shared/names';
-import { PARK_MEMO_KEY } from '../src/shared/park-memo';
-import type { ParkMemo } from '../src/shared/park-memo';
+import { defineHandler } from '../src/worker/handlers';
+import { publish } from '../src/client/publish';
+import { PermanentError } from '../src/contract/errors';
+import { stateQuery } from '../src/contract/definitions';
+import { messageWorkflowId } from '../src/contract/names';
+import { PARK_MEMO_KEY } from '../src/contract/park-memo';
+import type { ParkMemo } from '../src/contract/park-memo';
 
 const newKey = () => randomBytes(32).toString('base64');
 const utf8 = (b: Uint8Array | null | undefined) => Buffer.from(b ?? new Uint8Array()).toString('utf8');

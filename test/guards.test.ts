@@ -4,15 +4,15 @@ import assert from 'node:assert/strict';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { openTestEnv, recordHistory, requireEnv, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
-import { defineHandler } from '../src/handlers';
-import { publish } from '../src/publish';
-import { PermanentError } from '../src/shared/errors';
-import { discardSignal, repairUpdate, retrySignal, stateQuery } from '../src/shared/definitions';
-import { DlqStatus } from '../src/shared/search-attributes';
-import { startDevServer } from '../src/dev-server';
-import type { DevServer } from '../src/dev-server';
-import { setupServer } from '../src/setup';
-import type { MessageOutcome } from '../src/shared/types';
+import { defineHandler } from '../src/worker/handlers';
+import { publish } from '../src/client/publish';
+import { PermanentError } from '../src/contract/errors';
+import { discardSignal, repairUpdate, retrySignal, stateQuery } from '../src/contract/definitions';
+import { DlqStatus } from '../src/contract/search-attributes';
+import { startDevServer } from '../src/ops/dev-server';
+import type { DevServer } from '../src/ops/dev-server';
+import { setupServer } from '../src/ops/setup';
+import type { MessageOutcome } from '../src/contract/types';
 
 const alwaysFails = defineHandler({
   topic: 'always-fails',
@@ -108,7 +108,7 @@ describe('continue-as-new', () => {
       extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=40'],
     });
     env = await openTestEnv(server.address);
-    await setupServer(env.connection, { namespace: 'default', retentionMs: 86_400_000 });
+    await setupServer(env.connection, { namespace: 'default', retention: '1d' });
     await env.startWorker([fixable]);
   });
   after(async () => {

@@ -7,12 +7,12 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import type { Worker } from '@temporalio/worker';
 import pino from 'pino';
-import { createWorker } from '../src/worker';
-import type { AnyHandler } from '../src/handlers';
+import { createWorker } from '../src/worker/create-worker';
+import type { AnyHandler } from '../src/worker/handlers';
 import { loadConfig } from '../src/config';
 import type { Config } from '../src/config';
-import { stateQuery } from '../src/shared/definitions';
-import type { MessageState } from '../src/shared/types';
+import { stateQuery } from '../src/contract/definitions';
+import type { MessageState } from '../src/contract/types';
 
 export const silentLogger = pino({ level: 'silent' });
 

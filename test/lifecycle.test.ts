@@ -12,10 +12,10 @@ import { tsToMs } from '@temporalio/common/lib/time';
 import { z } from 'zod';
 import { openTestEnv, recordHistory, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
-import { defineHandler } from '../src/handlers';
-import { publish } from '../src/publish';
-import { PermanentError, TemporaryError } from '../src/shared/errors';
-import { discardSignal, repairUpdate, retrySignal, stateQuery } from '../src/shared/definitions';
+import { defineHandler } from '../src/worker/handlers';
+import { publish } from '../src/client/publish';
+import { PermanentError, TemporaryError } from '../src/contract/errors';
+import { discardSignal, repairUpdate, retrySignal, stateQuery } from '../src/contract/definitions';
 import {
   DlqAttempts,
   DlqErrorClass,
@@ -25,8 +25,8 @@ import {
   DlqReason,
   DlqStatus,
   DlqTopic,
-} from '../src/shared/search-attributes';
-import type { MessageOutcome } from '../src/shared/types';
+} from '../src/contract/search-attributes';
+import type { MessageOutcome } from '../src/contract/types';
 
 let env: TestEnv;
 const stageRuns = new Map<string, number>();
@@ -59,7 +59,7 @@ const handlers = [
     handle: () => {
       throw Object.assign(new Error('Unauthorized'), { status: 401 });
     },
-    redrive: { baseDelayMs: 200 },
+    redrive: { baseDelay: '200ms' },
   }),
   defineHandler({
     topic: 'slow',
@@ -120,14 +120,14 @@ const handlers = [
     handle: ({ envelope, attempt }) => {
       count(`rate-limited:${envelope.id}`);
       if (attempt === 1)
-        throw new TemporaryError('429 from the partner API', { reason: 'HTTP_429', retryAfterMs: 700 });
+        throw new TemporaryError('429 from the partner API', { reason: 'HTTP_429', retryAfter: '700ms' });
       return { attempt };
     },
   }),
   defineHandler({
     topic: 'redrive',
     retry: { initialInterval: '100ms', maximumAttempts: 2 },
-    redrive: { baseDelayMs: 500, multiplier: 1, maxRedrives: 3 },
+    redrive: { baseDelay: '500ms', multiplier: 1, maxRedrives: 3 },
     handle: ({ envelope }) => {
       count(`redrive:${envelope.id}`);
       if (!healthy.has(envelope.id))

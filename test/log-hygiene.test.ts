@@ -11,12 +11,12 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { Worker } from '@temporalio/worker';
 import { createLogger } from '../src/logger';
-import { createWorker, installRuntimeLogger } from '../src/worker';
+import { createWorker, installRuntimeLogger } from '../src/worker/create-worker';
 import { loadConfig } from '../src/config';
-import { defineHandler } from '../src/handlers';
-import { publish } from '../src/publish';
-import { TemporaryError } from '../src/shared/errors';
-import { messageWorkflowId } from '../src/shared/names';
+import { defineHandler } from '../src/worker/handlers';
+import { publish } from '../src/client/publish';
+import { TemporaryError } from '../src/contract/errors';
+import { messageWorkflowId } from '../src/contract/names';
 import { requireEnv, uid, waitForStatus } from './helpers';
 
 /** A sink that keeps every line pino writes. */

@@ -15,11 +15,11 @@ import { z } from 'zod';
 import { parse } from 'csv-parse/sync';
 import { openTestEnv, runCliCaptured, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
-import { defineHandler } from '../src/handlers';
-import { publish } from '../src/publish';
-import { stateQuery } from '../src/shared/definitions';
-import { messageWorkflowId } from '../src/shared/names';
-import type { MessageOutcome } from '../src/shared/types';
+import { defineHandler } from '../src/worker/handlers';
+import { publish } from '../src/client/publish';
+import { stateQuery } from '../src/contract/definitions';
+import { messageWorkflowId } from '../src/contract/names';
+import type { MessageOutcome } from '../src/contract/types';
 import { shownPayload } from '../src/cli/messages';
 
 const T = uid();

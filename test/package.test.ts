@@ -23,8 +23,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { publish } from '../src/publish';
-import type { MessageOutcome } from '../src/shared/types';
+import { publish } from '../src/client/publish';
+import type { MessageOutcome } from '../src/contract/types';
 import { requireEnv, uid } from './helpers';
 
 const execFileAsync = promisify(execFile);
@@ -243,8 +243,8 @@ describe('the packed tarball', () => {
     assert.deepEqual(stray, []);
     for (const needed of [
       'dist/workflow-bundle.js',
-      'dist/src/client.js',
-      'dist/src/worker-entry.d.ts',
+      'dist/src/client/index.js',
+      'dist/src/worker/index.d.ts',
       'bin/dlq.js',
     ])
       assert.ok(packedFiles.includes(needed), needed);
@@ -337,7 +337,7 @@ for (const kind of ['commonjs', 'module'] as const) {
       const taskQueue = `package-standalone-${uid()}`;
       const child = spawn(
         process.execPath,
-        [join('node_modules', 'temporal-dlq', 'dist', 'src', 'worker-main.js')],
+        [join('node_modules', 'temporal-dlq', 'dist', 'src', 'worker', 'main.js')],
         {
           cwd: dir,
           env: cleanEnv({

@@ -22,11 +22,12 @@ import { openTestEnv, recordHistory, requireEnv, uid } from './helpers';
 import type { TestEnv } from './helpers';
 import { POISON_MAX_ATTEMPTS, POISON_TOPIC } from './fixtures/poison-worker';
 import type { PoisonPayload } from './fixtures/poison-worker';
-import { publishMany } from '../src/publish';
-import { stateQuery } from '../src/shared/definitions';
-import { messageWorkflowId } from '../src/shared/names';
-import { DlqStatus } from '../src/shared/search-attributes';
-import type { FirstAttempt, MessageOutcome, MessageState } from '../src/shared/types';
+import { publishMany } from '../src/client/publish';
+import { stateQuery } from '../src/contract/definitions';
+import { messageWorkflowId } from '../src/contract/names';
+import { DlqStatus } from '../src/contract/search-attributes';
+import type { MessageOutcome, MessageState } from '../src/contract/types';
+import type { FirstAttempt } from '../src/contract/topic-policy';
 
 const HEALTHY = 24;
 /** From publishing until the poison message must be parked. */

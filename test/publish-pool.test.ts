@@ -9,8 +9,8 @@ import { Client } from '@temporalio/client';
 import type { WorkflowClientInterceptor } from '@temporalio/client';
 import { openTestEnv, uid } from './helpers';
 import type { TestEnv } from './helpers';
-import { defineHandler } from '../src/handlers';
-import { publishMany } from '../src/publish';
+import { defineHandler } from '../src/worker/handlers';
+import { publishMany } from '../src/client/publish';
 
 let env: TestEnv;
 before(async () => {

@@ -4,9 +4,9 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import assert from 'node:assert/strict';
 import { openTestEnv, uid } from './helpers';
 import type { TestEnv } from './helpers';
-import { defineHandler } from '../src/handlers';
-import { publish, publishMany, PublishError } from '../src/publish';
-import type { PublishResult } from '../src/publish';
+import { defineHandler } from '../src/worker/handlers';
+import { publish, publishMany, PublishError } from '../src/client/publish';
+import type { PublishResult } from '../src/client/publish';
 
 let env: TestEnv;
 before(async () => {

@@ -82,18 +82,24 @@ describe('replay of committed histories', () => {
       Object.values(e.markerRecordedEventAttributes?.details ?? {})
         .flatMap((d) => (d.payloads ?? []).map((p) => Buffer.from(p.data ?? '', 'base64').toString()))
         .join('\n');
-    const routes = events
+    const policyLookups = events
       .map((e, i) => ({ i, text: markerText(e) }))
       .filter(({ text }) => text.includes('"stageTimeoutMs"'));
     const localStage = events.findIndex((e) => markerText(e).includes('"runStage"'));
-    assert.equal(routes.length, 2, 'one route lookup per cycle');
-    assert.ok(!routes[0]!.text.includes('firstAttempt'), 'the previous release recorded no firstAttempt');
-    assert.ok(routes[1]!.text.includes('"firstAttempt":"local"'), 'the current release recorded local');
+    assert.equal(policyLookups.length, 2, 'one policy lookup (lookupRoute) per cycle');
     assert.ok(
-      stageActivity > routes[0]!.i && stageActivity < routes[1]!.i,
+      !policyLookups[0]!.text.includes('firstAttempt'),
+      'the previous release recorded no firstAttempt',
+    );
+    assert.ok(
+      policyLookups[1]!.text.includes('"firstAttempt":"local"'),
+      'the current release recorded local',
+    );
+    assert.ok(
+      stageActivity > policyLookups[0]!.i && stageActivity < policyLookups[1]!.i,
       'cycle 1: runStage as an activity task',
     );
-    assert.ok(localStage > routes[1]!.i, 'the repaired cycle: runStage as a local activity');
+    assert.ok(localStage > policyLookups[1]!.i, 'the repaired cycle: runStage as a local activity');
     assert.equal(events.at(-1)!.eventType, 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
   });
 

@@ -35,13 +35,13 @@ import { EFFECT_STAGES, ROLLING_KINDS, rollingTopic } from './fixtures/rolling-w
 import type { RollingKind, RollingPayload } from './fixtures/rolling-worker';
 import { temporal } from '@temporalio/proto';
 import { tsToMs } from '@temporalio/common/lib/time';
-import { publishMany } from '../src/publish';
-import type { PublishInput } from '../src/shared/envelope';
-import { stateQuery } from '../src/shared/definitions';
-import { messageWorkflowId } from '../src/shared/names';
-import { DlqErrorClass, DlqParkCount, DlqStatus } from '../src/shared/search-attributes';
-import type { AuditEntry, MessageOutcome } from '../src/shared/types';
-import { WORKER_ENV, WORKER_NODE_FLAGS } from '../src/worker-flags';
+import { publishMany } from '../src/client/publish';
+import type { PublishInput } from '../src/contract/envelope';
+import { stateQuery } from '../src/contract/definitions';
+import { messageWorkflowId } from '../src/contract/names';
+import { DlqErrorClass, DlqParkCount, DlqStatus } from '../src/contract/search-attributes';
+import type { AuditEntry, MessageOutcome } from '../src/contract/types';
+import { WORKER_ENV, WORKER_NODE_FLAGS } from '../src/worker/memory-settings';
 
 const PRODUCTION = process.env.DLQ_TEST_TIER === 'production';
 

@@ -4,7 +4,7 @@
  * 1. dev: one real Temporal dev server (the CLI's, SQLite, its raised limits) on free ports; every test
  *    file runs against it.
  * 2. production: a Temporal 1.29.1 server on PostgreSQL persistence and visibility with its stock dynamic
- *    config (src/production-server.ts), on fresh databases dropped afterwards; the files in
+ *    config (src/ops/production-server.ts), on fresh databases dropped afterwards; the files in
  *    PRODUCTION_FILES run against it again. Needs PostgreSQL (PGHOST/PGPORT/PGUSER/PGPASSWORD, else
  *    postgres@127.0.0.1:5432); without one the tier is skipped with one loud line, unless `CI` is set or
  *    DLQ_REQUIRE_PRODUCTION_TIER=1, then the suite fails. The server binaries are built with Go on first use.
@@ -20,13 +20,14 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { ensureTemporalCli } from '../src/temporal-cli';
-import { startDevServer } from '../src/dev-server';
-import { setupServer } from '../src/setup';
-import { ALL_SEARCH_ATTRIBUTES } from '../src/shared/search-attributes';
-import { ensureTemporalServer, TemporalServerUnavailableError } from '../src/temporal-server';
-import type { TemporalServerBinaries } from '../src/temporal-server';
-import { checkPostgres, postgresFromEnv, startProductionServer } from '../src/production-server';
+import { ensureTemporalCli } from '../src/ops/temporal-cli';
+import { startDevServer } from '../src/ops/dev-server';
+import { setupServer } from '../src/ops/setup';
+import { ALL_SEARCH_ATTRIBUTES } from '../src/contract/search-attributes';
+import { formatDuration } from '../src/contract/duration';
+import { ensureTemporalServer, TemporalServerUnavailableError } from '../src/ops/temporal-server';
+import type { TemporalServerBinaries } from '../src/ops/temporal-server';
+import { checkPostgres, postgresFromEnv, startProductionServer } from '../src/ops/production-server';
 
 /**
  * The files that also run on the production server: the message lifecycle, analytics (visibility counts
@@ -167,7 +168,7 @@ async function devTier(files: string[], bundlePath: string, cliPath: string): Pr
   const server = await startDevServer({ cliPath });
   try {
     const connection = await Connection.connect({ address: server.address });
-    await setupServer(connection, { namespace: 'default', retentionMs: RETENTION_MS });
+    await setupServer(connection, { namespace: 'default', retention: formatDuration(RETENTION_MS) });
     await connection.close();
     say(
       `\n=== Tier dev: Temporal dev server ${server.address} (UI ${server.uiUrl}); ${files.length} test files`,
@@ -220,7 +221,7 @@ async function productionTier(files: string[], bundlePath: string, cliPath: stri
   let code = 1;
   try {
     const connection = await Connection.connect({ address: server.address });
-    await setupServer(connection, { namespace: 'default', retentionMs: RETENTION_MS });
+    await setupServer(connection, { namespace: 'default', retention: formatDuration(RETENTION_MS) });
     const setUp = Date.now();
     await searchAttributesQueryable(connection);
     say(`  search attributes queryable after ${Date.now() - setUp} ms`);

@@ -10,15 +10,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import { freePort, startDevServer } from '../src/dev-server';
-import type { DevServer } from '../src/dev-server';
-import { setupServer } from '../src/setup';
-import { defineHandler } from '../src/handlers';
-import { publish, PublishError } from '../src/publish';
-import { PermanentError } from '../src/shared/errors';
-import { discardSignal, repairUpdate } from '../src/shared/definitions';
-import { messageWorkflowId } from '../src/shared/names';
-import type { MessageOutcome } from '../src/shared/types';
+import { freePort, startDevServer } from '../src/ops/dev-server';
+import type { DevServer } from '../src/ops/dev-server';
+import { setupServer } from '../src/ops/setup';
+import { defineHandler } from '../src/worker/handlers';
+import { publish, PublishError } from '../src/client/publish';
+import { PermanentError } from '../src/contract/errors';
+import { discardSignal, repairUpdate } from '../src/contract/definitions';
+import { messageWorkflowId } from '../src/contract/names';
+import type { MessageOutcome } from '../src/contract/types';
 import { openTestEnv, requireEnv, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
 
@@ -49,7 +49,7 @@ async function startServer(): Promise<DevServer> {
   });
   // --search-attribute only applies to a fresh database: register them again at every start.
   const connection = await Connection.connect({ address: started.address });
-  await setupServer(connection, { namespace: 'default', retentionMs: 7 * 86_400_000 });
+  await setupServer(connection, { namespace: 'default', retention: '7d' });
   await connection.close();
   return started;
 }

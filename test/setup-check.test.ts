@@ -10,15 +10,15 @@ import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { openTestEnv, requireEnv, silentLogger, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
-import { createWorker } from '../src/worker';
-import type { CreateWorkerOptions } from '../src/worker';
-import { defineHandler } from '../src/handlers';
+import { createWorker } from '../src/worker/create-worker';
+import type { CreateWorkerOptions } from '../src/worker/create-worker';
+import { defineHandler } from '../src/worker/handlers';
 import { loadConfig } from '../src/config';
-import { publish } from '../src/publish';
-import { SetupError, setupServer } from '../src/setup';
-import { PermanentError } from '../src/shared/errors';
-import { ALL_SEARCH_ATTRIBUTES, DlqTopic } from '../src/shared/search-attributes';
-import { messageWorkflowId } from '../src/shared/names';
+import { publish } from '../src/client/publish';
+import { SetupError, setupServer } from '../src/ops/setup';
+import { PermanentError } from '../src/contract/errors';
+import { ALL_SEARCH_ATTRIBUTES, DlqTopic } from '../src/contract/search-attributes';
+import { messageWorkflowId } from '../src/contract/names';
 
 const NAMESPACE = `dlq-unset-${uid()}`;
 const TOPIC = `setup-${uid()}`;
@@ -74,7 +74,7 @@ describe('createWorker checks the set-up', () => {
       assert.deepEqual([...err.missing].sort(), ALL_SEARCH_ATTRIBUTES.map((k) => k.name).sort());
       for (const key of ALL_SEARCH_ATTRIBUTES) assert.match(err.message, new RegExp(`\\b${key.name}\\b`));
       assert.match(err.message, new RegExp(`Namespace "${NAMESPACE}" is not set up`));
-      assert.match(err.message, /setupServer\(connection, \{ namespace: '[^']+', retentionMs/);
+      assert.match(err.message, /setupServer\(connection, \{ namespace: '[^']+', retention: '30d' \}\)/);
       assert.match(err.message, /npm start/);
       assert.match(err.message, /temporal operator search-attribute create --namespace/);
       // One --type per --name: CLI 1.5.1 registers only the first of several names given one --type.
@@ -108,7 +108,7 @@ describe('createWorker checks the set-up', () => {
   });
 
   it('after setupServer the same worker starts and a message parks in that namespace', async () => {
-    await setupServer(env.connection, { namespace: NAMESPACE, retentionMs: 86_400_000 });
+    await setupServer(env.connection, { namespace: NAMESPACE, retention: '1d' });
     await waitFor('every attribute registered', async () => {
       const custom = await customAttributes();
       return ALL_SEARCH_ATTRIBUTES.every((k) => custom[k.name] !== undefined) ? true : undefined;

@@ -10,12 +10,12 @@ import { temporal } from '@temporalio/proto';
 const { EventType } = temporal.api.enums.v1;
 import { openTestEnv, uid } from './helpers';
 import type { TestEnv } from './helpers';
-import { defineHandler } from '../src/handlers';
-import { publish } from '../src/publish';
-import { setupServer } from '../src/setup';
-import { ALL_SEARCH_ATTRIBUTES } from '../src/shared/search-attributes';
-import { cachedCliPath, findTemporalCli, TemporalCliUnavailableError } from '../src/temporal-cli';
-import type { MessageOutcome } from '../src/shared/types';
+import { defineHandler } from '../src/worker/handlers';
+import { publish } from '../src/client/publish';
+import { setupServer } from '../src/ops/setup';
+import { ALL_SEARCH_ATTRIBUTES } from '../src/contract/search-attributes';
+import { cachedCliPath, findTemporalCli, TemporalCliUnavailableError } from '../src/ops/temporal-cli';
+import type { MessageOutcome } from '../src/contract/types';
 
 let env: TestEnv;
 before(async () => {
@@ -37,8 +37,8 @@ after(async () => env.close());
 
 describe('server set-up', () => {
   it('is idempotent and registers every search attribute with its type', async () => {
-    await setupServer(env.connection, { namespace: 'default', retentionMs: 30 * 86_400_000 });
-    await setupServer(env.connection, { namespace: 'default', retentionMs: 30 * 86_400_000 });
+    await setupServer(env.connection, { namespace: 'default', retention: '30d' });
+    await setupServer(env.connection, { namespace: 'default', retention: '30d' });
     const listed = await env.connection.operatorService.listSearchAttributes({ namespace: 'default' });
     for (const key of ALL_SEARCH_ATTRIBUTES)
       assert.ok(listed.customAttributes?.[key.name] !== undefined, key.name);
@@ -80,7 +80,7 @@ describe('a message on the real server', () => {
     assert.equal(
       count(EventType.EVENT_TYPE_MARKER_RECORDED),
       4,
-      'the route lookup and one attempt per stage',
+      'the policy lookup and one attempt per stage',
     );
     assert.equal(events.length, 9, 'started, one workflow task (3), 4 markers, completed');
   });
@@ -94,23 +94,27 @@ describe('a message on the real server', () => {
         .map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name),
       ['runStage', 'runStage', 'runStage'],
     );
-    assert.equal(count(EventType.EVENT_TYPE_MARKER_RECORDED), 1, 'one local activity: the route lookup');
+    assert.equal(count(EventType.EVENT_TYPE_MARKER_RECORDED), 1, 'one local activity: the policy lookup');
   });
 });
 
 describe('npm start entry', () => {
   it('uses a server at TEMPORAL_ADDRESS, starts none, runs the worker, prints the UI link and stops on SIGINT', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'src', 'start.ts')], {
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: env.address,
-        TEMPORAL_TASK_QUEUE: `start-${uid()}`,
-        DLQ_DEMO: 'false',
-        LOG_FORMAT: 'json',
-        LOG_LEVEL: 'info',
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(__dirname, '..', 'src', 'ops', 'start.ts')],
+      {
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: env.address,
+          TEMPORAL_TASK_QUEUE: `start-${uid()}`,
+          DLQ_DEMO: 'false',
+          LOG_FORMAT: 'json',
+          LOG_LEVEL: 'info',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));

@@ -2,7 +2,7 @@
  * `npm start` tells the truth about what it started: a port it needs that another process holds stops it
  * with a message naming the port and exit code 3 (it used to report "Started the Temporal dev server" while its
  * worker joined the server already on the port), and once running it prints the TEMPORAL_ADDRESS the CLI needs
- * next to the Web UI address. Runs src/start.ts as `npm start` runs dist/src/start.js, on ports of its own.
+ * next to the Web UI address. Runs src/ops/start.ts as `npm start` runs dist/src/ops/start.js, on ports of its own.
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkPortFree, freePort } from '../src/dev-server';
+import { checkPortFree, freePort } from '../src/ops/dev-server';
 import { requireEnv, uid } from './helpers';
 
 const root = join(__dirname, '..');
@@ -31,7 +31,7 @@ interface Run {
 async function runStart(env: Record<string, string>): Promise<Run & { running: boolean }> {
   const base = { ...process.env };
   delete base.TEMPORAL_ADDRESS;
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'start.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'ops', 'start.ts')], {
     cwd: root,
     env: {
       ...base,

@@ -1,15 +1,15 @@
 /** Alert rules and lifecycle as pure functions: no server. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyticsConfigSchema } from '../src/shared/analytics-config';
-import type { AnalyticsConfig, AnalyticsResult, DlqSnapshot, FailureGroup } from '../src/shared/analytics';
+import { analyticsConfigSchema } from '../src/contract/analytics-config';
+import type { AnalyticsConfig, AnalyticsResult, DlqSnapshot, FailureGroup } from '../src/contract/analytics';
 import {
   asPreviousResult,
   buildAnalyticsResult,
   evaluateAlerts,
   evaluateRules,
   transitionAlerts,
-} from '../src/shared/alert-rules';
+} from '../src/contract/alert-rules';
 
 const T0 = '2026-01-01T00:00:00.000Z';
 const at = (minutes: number) => new Date(Date.parse(T0) + minutes * 60_000).toISOString();

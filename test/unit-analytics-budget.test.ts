@@ -5,9 +5,9 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { analyticsConfigSchema } from '../src/shared/analytics-config';
-import type { AnalyticsResult, DlqSnapshot } from '../src/shared/analytics';
-import { asPreviousResult, carriedTrendOf, evaluateRules } from '../src/shared/alert-rules';
+import { analyticsConfigSchema } from '../src/contract/analytics-config';
+import type { AnalyticsResult, DlqSnapshot } from '../src/contract/analytics';
+import { asPreviousResult, carriedTrendOf, evaluateRules } from '../src/contract/alert-rules';
 import {
   bucketsOut,
   carryTrend,

@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatDuration, parseDuration } from '../src/shared/duration';
+import { formatDuration, parseDuration } from '../src/contract/duration';
 
 describe('parseDuration', () => {
   it('accepts the documented forms, with surrounding spaces', () => {

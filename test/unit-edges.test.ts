@@ -1,11 +1,11 @@
 /** The edges: envelope validation, payload size, config and handler definitions. No server needed. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { toEnvelope, PublishError } from '../src/publish';
+import { toEnvelope, PublishError } from '../src/client/publish';
 import { ConfigError, loadConfig } from '../src/config';
-import { defineHandler, HandlerDefinitionError } from '../src/handlers';
-import { jsonProblem } from '../src/shared/json';
-import { retryInputSchema } from '../src/shared/operator-input';
+import { defineHandler, HandlerDefinitionError } from '../src/worker/handlers';
+import { jsonProblem } from '../src/contract/plain-json';
+import { retryInputSchema } from '../src/contract/operator-input';
 
 function problemsOf(fn: () => unknown): string[] {
   try {

@@ -19,17 +19,18 @@ import {
   ledgerAtStart,
   showsDeaths,
   spentBudget,
-} from '../src/shared/attempt-ledger';
+} from '../src/contract/attempt-ledger';
 import { StageGate } from '../activities/stage-gate';
 import { boundedDetails, reasonOfType, stageFailure } from '../activities/stage-failure';
-import { normaliseReason } from '../src/shared/errors';
-import { MAX_AUDIT_BYTES, MAX_FAILURE_DETAILS_BYTES } from '../src/shared/limits';
-import { jsonByteLength } from '../src/shared/size';
-import { DEFAULT_REDRIVE_POLICY } from '../src/shared/backoff';
-import type { FailureDetails, MessageState, Route } from '../src/shared/types';
+import { normaliseReason } from '../src/contract/errors';
+import { MAX_AUDIT_BYTES, MAX_FAILURE_DETAILS_BYTES } from '../src/contract/limits';
+import { jsonByteLength } from '../src/contract/size';
+import { DEFAULT_REDRIVE_POLICY } from '../src/contract/backoff';
+import type { FailureDetails, MessageState } from '../src/contract/types';
+import type { TopicPolicy } from '../src/contract/topic-policy';
 
 const T0 = Date.parse('2026-11-29T10:00:00.000Z');
-const route = (over: Partial<Route> = {}): Route => ({
+const topicPolicy = (over: Partial<TopicPolicy> = {}): TopicPolicy => ({
   found: true,
   stages: ['a', 'b'],
   hasSchema: false,
@@ -56,11 +57,11 @@ const fresh = (): MessageState =>
 
 function parked(errorClass: 'temporary' | 'permanent' = 'permanent'): MessageState {
   const state = fresh();
-  state.route = route();
+  state.route = topicPolicy();
   machine.park(
     state,
     { errorClass, errorType: 'X', reason: 'R', message: 'm', attempts: 1, stage: 'a' },
-    route(),
+    topicPolicy(),
     { workflowId: 'msg:orders:m1', nowMs: T0, stageStartedAt: new Date(T0).toISOString() },
   );
   return state;
@@ -79,7 +80,7 @@ describe('message machine', () => {
         attempts: 3,
         stage: 'a',
       },
-      route(),
+      topicPolicy(),
       { workflowId: 'msg:orders:m1', nowMs: T0, stageStartedAt: new Date(T0 - 5000).toISOString() },
     );
     assert.equal(state.status, 'dead');
@@ -161,19 +162,22 @@ describe('message machine', () => {
   it('keys stages per payload version since revision 3, per cycle before', () => {
     const state = parked();
     state.cycle = 2;
-    assert.equal(machine.idempotencyKey('w', 'a', state, route()), 'w:a:0');
+    assert.equal(machine.idempotencyKey('w', 'a', state, topicPolicy()), 'w:a:0');
     state.payloadVersion = 3;
-    assert.equal(machine.idempotencyKey('w', 'a', state, route()), 'w:a:2');
-    assert.equal(machine.idempotencyKey('w', 'a', state, route({ revision: undefined })), 'w:a:2');
+    assert.equal(machine.idempotencyKey('w', 'a', state, topicPolicy()), 'w:a:2');
+    assert.equal(machine.idempotencyKey('w', 'a', state, topicPolicy({ revision: undefined })), 'w:a:2');
     state.payloadVersion = 1;
-    assert.equal(machine.idempotencyKey('w', 'a', state, route({ revision: undefined })), 'w:a:2');
+    assert.equal(machine.idempotencyKey('w', 'a', state, topicPolicy({ revision: undefined })), 'w:a:2');
   });
 
   it('refuses stage results past their bound and keeps the audit trail under its byte bound', () => {
     const state = fresh();
-    assert.equal(machine.recordStageResult(state, 'a', { blob: 'x'.repeat(200_000) }, route()), undefined);
+    assert.equal(
+      machine.recordStageResult(state, 'a', { blob: 'x'.repeat(200_000) }, topicPolicy()),
+      undefined,
+    );
     assert.match(
-      machine.recordStageResult(state, 'b', { blob: 'x'.repeat(200_000) }, route())!,
+      machine.recordStageResult(state, 'b', { blob: 'x'.repeat(200_000) }, topicPolicy())!,
       /bytes of JSON/,
     );
     assert.deepEqual(state.completedStages, ['a']);
@@ -202,7 +206,7 @@ describe('failure facts', () => {
     const facts = factsFromFailure(
       exhaustedBy(new TimeoutFailure('hb', dead, TimeoutType.HEARTBEAT)),
       'a',
-      route(),
+      topicPolicy(),
     );
     assert.equal(facts.reason, 'WORKER_CRASHED');
     assert.equal(facts.errorClass, 'permanent');
@@ -210,13 +214,13 @@ describe('failure facts', () => {
     const silent = factsFromFailure(
       exhaustedBy(new TimeoutFailure('hb', undefined, TimeoutType.HEARTBEAT)),
       'a',
-      route(),
+      topicPolicy(),
     );
     assert.equal(silent.errorClass, 'timeout');
     const slow = factsFromFailure(
       exhaustedBy(new TimeoutFailure('s2c', undefined, TimeoutType.START_TO_CLOSE)),
       'a',
-      route(),
+      topicPolicy(),
     );
     assert.equal(slow.errorClass, 'timeout');
   });
@@ -240,7 +244,7 @@ describe('failure facts', () => {
         ApplicationFailure.create({ type: 'BadInput', details: [details], nonRetryable: true }),
       ),
       'a',
-      route(),
+      topicPolicy(),
     );
     assert.equal(facts.errorType, 'BadInput');
     assert.match(facts.reason, /^[A-Z0-9_]{1,64}$/);

@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
-import { classifyError, parseRetryAfter } from '../src/shared/classify';
+import { classifyError, parseRetryAfter } from '../src/contract/classify';
 import {
   PermanentError,
   SecurityError,
@@ -10,13 +10,15 @@ import {
   TimeoutError,
   ValidationError,
   DEFAULT_NON_RETRYABLE_TYPES,
-} from '../src/shared/errors';
-import { applyMergePatch } from '../src/shared/merge-patch';
-import { failureFingerprint, normaliseErrorMessage } from '../src/shared/fingerprint';
-import { DEFAULT_REDRIVE_POLICY, redriveDelayMs } from '../src/shared/backoff';
-import { formatDuration, parseDuration } from '../src/shared/duration';
-import { messageWorkflowId, parseMessageWorkflowId } from '../src/shared/names';
-import type { AuditEntry, MessageState, Route } from '../src/shared/types';
+} from '../src/contract/errors';
+import { applyMergePatch } from '../src/contract/merge-patch';
+import { failureFingerprint, normaliseErrorMessage } from '../src/contract/fingerprint';
+import { DEFAULT_REDRIVE_POLICY, redriveDelayMs } from '../src/contract/backoff';
+import { formatDuration, parseDuration } from '../src/contract/duration';
+import { messageWorkflowId, parseMessageWorkflowId } from '../src/contract/names';
+import { DLQ_STATUS_VALUES, MESSAGE_STATUSES } from '../src/contract/types';
+import type { AuditEntry, MessageState } from '../src/contract/types';
+import type { TopicPolicy } from '../src/contract/topic-policy';
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -216,6 +218,23 @@ describe('re-drive backoff', () => {
   });
 });
 
+describe('status vocabulary', () => {
+  it('DlqStatus takes the message statuses of a message that has parked, with the wire values of before', () => {
+    assert.deepEqual(DLQ_STATUS_VALUES, [
+      'dead',
+      'retrying',
+      'recovered',
+      'discarded',
+      'expired',
+      'cancelled',
+    ]);
+    assert.deepEqual(
+      MESSAGE_STATUSES.filter((s) => !(DLQ_STATUS_VALUES as readonly string[]).includes(s)),
+      ['processing', 'succeeded'],
+    );
+  });
+});
+
 describe('durations and ids', () => {
   it('parses and formats durations', () => {
     assert.equal(parseDuration('14d'), 14 * 86_400_000);
@@ -260,7 +279,7 @@ describe('audit trail bound', () => {
 });
 
 describe('stage retry policy with a local first attempt', () => {
-  const route = (retry: Partial<Route['retry']> = {}): Route => ({
+  const topicPolicy = (retry: Partial<TopicPolicy['retry']> = {}): TopicPolicy => ({
     found: true,
     stages: ['handle'],
     hasSchema: false,
@@ -296,41 +315,44 @@ describe('stage retry policy with a local first attempt', () => {
     ApplicationFailure.create({ type, message: 'boom', ...extra });
 
   it('continues the same backoff sequence: attempt 2 onwards, one interval later, capped', () => {
-    assert.deepEqual(retryPolicyAfterLocalAttempt(route()), {
-      ...stageRetryPolicy(route()),
+    assert.deepEqual(retryPolicyAfterLocalAttempt(topicPolicy()), {
+      ...stageRetryPolicy(topicPolicy()),
       initialInterval: 2000,
       maximumAttempts: 4,
     });
-    assert.equal(retryPolicyAfterLocalAttempt(route({ initialIntervalMs: 50_000 })).initialInterval, 60_000);
+    assert.equal(
+      retryPolicyAfterLocalAttempt(topicPolicy({ initialIntervalMs: 50_000 })).initialInterval,
+      60_000,
+    );
   });
 
   it('retries temporary failures and timeouts while attempts are left', () => {
-    assert.equal(retriesAfterLocalAttempt(appFailure('TemporaryError'), route()), true);
-    assert.equal(retriesAfterLocalAttempt(timedOut(), route()), true);
+    assert.equal(retriesAfterLocalAttempt(appFailure('TemporaryError'), topicPolicy()), true);
+    assert.equal(retriesAfterLocalAttempt(timedOut(), topicPolicy()), true);
     assert.equal(
-      retriesAfterLocalAttempt(appFailure('TemporaryError'), route({ maximumAttempts: 1 })),
+      retriesAfterLocalAttempt(appFailure('TemporaryError'), topicPolicy({ maximumAttempts: 1 })),
       false,
     );
-    assert.equal(retriesAfterLocalAttempt(timedOut(), route({ maximumAttempts: 1 })), false);
+    assert.equal(retriesAfterLocalAttempt(timedOut(), topicPolicy({ maximumAttempts: 1 })), false);
   });
 
   it('never retries non-retryable types, non-retryable failures or cancellations', () => {
     for (const type of ['PermanentError', 'ValidationError', 'SecurityError', 'QuotaError'])
-      assert.equal(retriesAfterLocalAttempt(appFailure(type), route()), false, type);
+      assert.equal(retriesAfterLocalAttempt(appFailure(type), topicPolicy()), false, type);
     assert.equal(
-      retriesAfterLocalAttempt(appFailure('TemporaryError', { nonRetryable: true }), route()),
+      retriesAfterLocalAttempt(appFailure('TemporaryError', { nonRetryable: true }), topicPolicy()),
       false,
     );
-    assert.equal(retriesAfterLocalAttempt(wrapped(new CancelledFailure('cancelled')), route()), false);
+    assert.equal(retriesAfterLocalAttempt(wrapped(new CancelledFailure('cancelled')), topicPolicy()), false);
   });
 
   it('reports a final local failure as the server reports an activity: refused, or out of attempts', () => {
-    const refused = finalLocalFailure(appFailure('PermanentError'), route());
+    const refused = finalLocalFailure(appFailure('PermanentError'), topicPolicy());
     assert.equal(refused.retryState, RetryState.NON_RETRYABLE_FAILURE);
     assert.equal((refused.cause as ApplicationFailure).type, 'PermanentError');
-    const spent = finalLocalFailure(appFailure('TemporaryError'), route({ maximumAttempts: 1 }));
+    const spent = finalLocalFailure(appFailure('TemporaryError'), topicPolicy({ maximumAttempts: 1 }));
     assert.equal(spent.retryState, RetryState.MAXIMUM_ATTEMPTS_REACHED);
-    const timeout = finalLocalFailure(timedOut(), route({ maximumAttempts: 1 }));
+    const timeout = finalLocalFailure(timedOut(), topicPolicy({ maximumAttempts: 1 }));
     assert.equal(timeout.retryState, RetryState.MAXIMUM_ATTEMPTS_REACHED);
     assert.ok(timeout.cause instanceof TimeoutFailure);
     assert.equal(timeout.activityId, '3');
@@ -340,21 +362,24 @@ describe('stage retry policy with a local first attempt', () => {
     assert.equal(
       delayAfterLocalAttemptMs(
         appFailure('TemporaryError', { details: [{ nextRetryDelayMs: 7000 }] }),
-        route(),
+        topicPolicy(),
       ),
       7000,
     );
     assert.equal(
-      delayAfterLocalAttemptMs(appFailure('TemporaryError', { details: [{ reason: 'HTTP_503' }] }), route()),
+      delayAfterLocalAttemptMs(
+        appFailure('TemporaryError', { details: [{ reason: 'HTTP_503' }] }),
+        topicPolicy(),
+      ),
       1000,
     );
     assert.equal(
       delayAfterLocalAttemptMs(
         appFailure('TemporaryError', { details: [{ nextRetryDelayMs: -1 }] }),
-        route(),
+        topicPolicy(),
       ),
       1000,
     );
-    assert.equal(delayAfterLocalAttemptMs(timedOut(), route({ initialIntervalMs: 250 })), 250);
+    assert.equal(delayAfterLocalAttemptMs(timedOut(), topicPolicy({ initialIntervalMs: 250 })), 250);
   });
 });

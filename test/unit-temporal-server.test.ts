@@ -13,8 +13,8 @@ import {
   cachedServerBinaries,
   findTemporalServer,
   TemporalServerUnavailableError,
-} from '../src/temporal-server';
-import { checkPostgres, postgresFromEnv } from '../src/production-server';
+} from '../src/ops/temporal-server';
+import { checkPostgres, postgresFromEnv } from '../src/ops/production-server';
 
 describe('Temporal server binaries resolution', () => {
   it('prefers TEMPORAL_SERVER_BIN / TEMPORAL_SQL_TOOL_BIN, then the cache beside the CLI; a missing override is a clear error', () => {

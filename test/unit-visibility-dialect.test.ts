@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { wholeSecondLiteral } from '../src/shared/queries';
+import { wholeSecondLiteral } from '../src/contract/queries';
 import { buildQuery } from '../src/cli/filters';
 
 describe('whole-second DlqParkedAt literals', () => {

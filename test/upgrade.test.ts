@@ -16,12 +16,12 @@ import { temporal as proto } from '@temporalio/proto';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { openTestEnv, requireEnv, uid, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
-import { defineHandler } from '../src/handlers';
-import { publish } from '../src/publish';
-import { PermanentError } from '../src/shared/errors';
-import { repairUpdate } from '../src/shared/definitions';
-import { messageWorkflowId } from '../src/shared/names';
-import type { MessageOutcome } from '../src/shared/types';
+import { defineHandler } from '../src/worker/handlers';
+import { publish } from '../src/client/publish';
+import { PermanentError } from '../src/contract/errors';
+import { repairUpdate } from '../src/contract/definitions';
+import { messageWorkflowId } from '../src/contract/names';
+import type { MessageOutcome } from '../src/contract/types';
 import { UPGRADE_PATCH_ID } from './fixtures/workflows-v2';
 
 type History = temporal.api.history.v1.IHistory;

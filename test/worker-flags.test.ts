@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { missingWorkerSettings, WORKER_ENV, WORKER_NODE_FLAGS } from '../src/worker-flags';
+import { missingWorkerSettings, WORKER_ENV, WORKER_NODE_FLAGS } from '../src/worker/memory-settings';
 
 const root = join(__dirname, '..');
 
@@ -41,12 +41,12 @@ describe('worker memory settings', () => {
     ).scripts;
     // cross-env sets the variables on every platform (cmd.exe has no `NAME=value command` syntax).
     const node = `cross-env ${envItems.join(' ')} node ${WORKER_NODE_FLAGS.join(' ')} `;
-    assert.ok(scripts.start!.includes(`${node}dist/src/start.js`), `start: ${scripts.start}`);
-    assert.ok(scripts.worker!.includes(`${node}dist/src/worker-main.js`), `worker: ${scripts.worker}`);
+    assert.ok(scripts.start!.includes(`${node}dist/src/ops/start.js`), `start: ${scripts.start}`);
+    assert.ok(scripts.worker!.includes(`${node}dist/src/worker/main.js`), `worker: ${scripts.worker}`);
     const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8');
     const cmd = /^CMD (\[.*\])$/m.exec(dockerfile)?.[1];
     assert.ok(cmd, 'the Dockerfile has a CMD in exec form');
-    assert.deepEqual(JSON.parse(cmd), ['node', ...WORKER_NODE_FLAGS, 'dist/src/worker-main.js']);
+    assert.deepEqual(JSON.parse(cmd), ['node', ...WORKER_NODE_FLAGS, 'dist/src/worker/main.js']);
     const runtimeStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
     for (const item of envItems) assert.match(runtimeStage, new RegExp(`^ENV ${item}$`, 'm'));
   });

@@ -77,12 +77,13 @@ describe('workflow bundle import graph', () => {
       'workflows/process-message.ts',
       'workflows/analytics.ts',
       'workflows/lazy-schemas.ts',
-      'src/shared/json.ts',
+      'src/contract/plain-json.ts',
+      'src/contract/validation-issues.ts',
       '@temporalio/workflow',
     ])
       assert.ok(files.includes(expected), `${expected} should be reached; reached: ${files.join(', ')}`);
     // The detector itself: the modules that the lazy loader requires do import zod.
-    assert.ok(eagerGraph(join(root, 'src', 'shared', 'operator-input.ts')).has('zod'));
-    assert.ok(eagerGraph(join(root, 'src', 'shared', 'analytics-config.ts')).has('zod'));
+    assert.ok(eagerGraph(join(root, 'src', 'contract', 'operator-input.ts')).has('zod'));
+    assert.ok(eagerGraph(join(root, 'src', 'contract', 'analytics-config.ts')).has('zod'));
   });
 });

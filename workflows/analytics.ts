@@ -12,14 +12,14 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { AnalyticsActivities } from '../activities/analytics-activities';
-import type { AlertNotification, AnalyticsResult, WebhookDelivery } from '../src/shared/analytics';
+import type { AlertNotification, AnalyticsResult, WebhookDelivery } from '../src/contract/analytics';
 import {
   asPreviousResult,
   buildAnalyticsResult,
   carriedTrendOf,
   evaluateAlerts,
-} from '../src/shared/alert-rules';
-import { formatIssues } from '../src/shared/json';
+} from '../src/contract/alert-rules';
+import { formatIssues } from '../src/contract/validation-issues';
 import { analyticsConfigSchemas } from './lazy-schemas';
 
 /** Undelivered notifications carried to the next run, at most. */

@@ -1,7 +1,7 @@
 /** Keeps the audit trail bounded. Pure and workflow-safe. */
-import { MAX_AUDIT_BYTES } from '../src/shared/limits';
-import { jsonByteLength } from '../src/shared/size';
-import type { AuditEntry, MessageState } from '../src/shared/types';
+import { MAX_AUDIT_BYTES } from '../src/contract/limits';
+import { jsonByteLength } from '../src/contract/size';
+import type { AuditEntry, MessageState } from '../src/contract/types';
 
 /**
  * The audit trail is carried through continue-as-new, whose input must stay far below the 2 MB payload

@@ -1,5 +1,5 @@
 /** Human explanations of a dead letter, shown as the workflow's current details in the Web UI. Pure. */
-import type { DeadLetter } from '../src/shared/types';
+import type { DeadLetter } from '../src/contract/types';
 
 const HOW_TO_FIX: Record<DeadLetter['errorClass'], string> = {
   validation:

@@ -6,12 +6,13 @@ import {
   TimeoutFailure,
   TimeoutType,
 } from '@temporalio/common';
-import { DEFAULT_REASON } from '../src/shared/classify';
-import { errorClassOfType, FAILURE_TYPE_BY_CLASS, normaliseReason } from '../src/shared/errors';
-import { revisionOf } from '../src/shared/route-revision';
-import { showsDeaths } from '../src/shared/attempt-ledger';
-import type { ErrorClass } from '../src/shared/errors';
-import type { FailureDetails, Route } from '../src/shared/types';
+import { DEFAULT_REASON } from '../src/contract/classify';
+import { errorClassOfType, FAILURE_TYPE_BY_CLASS, normaliseReason } from '../src/contract/errors';
+import { revisionOf } from '../src/contract/topic-policy';
+import { showsDeaths } from '../src/contract/attempt-ledger';
+import type { ErrorClass } from '../src/contract/errors';
+import type { FailureDetails } from '../src/contract/types';
+import type { TopicPolicy } from '../src/contract/topic-policy';
 
 /** The facts of one failure, before they become a dead letter. */
 export interface FailureFacts {
@@ -34,14 +35,14 @@ function exhausted(retryState: RetryState | undefined): boolean {
 }
 
 /** Facts of a failure thrown by a stage activity (or anything else that reached the workflow). */
-export function factsFromFailure(err: unknown, stage: string, route: Route): FailureFacts {
+export function factsFromFailure(err: unknown, stage: string, topicPolicy: TopicPolicy): FailureFacts {
   const activityFailure = err instanceof ActivityFailure ? err : undefined;
   const cause = activityFailure ? activityFailure.cause : err;
   const retryState = activityFailure?.retryState;
 
   if (cause instanceof ApplicationFailure) {
     const details: Partial<FailureDetails> | undefined = cause.details?.[0] ?? undefined;
-    if (revisionOf(route) < 3) {
+    if (revisionOf(topicPolicy) < 3) {
       const errorClass = errorClassOfType(cause.type) ?? 'temporary';
       // Normalised here too: a search-attribute value is not part of replay, and an invalid one would
       // fail every workflow task of the message.
@@ -86,7 +87,7 @@ export function factsFromFailure(err: unknown, stage: string, route: Route): Fai
   if (
     cause instanceof TimeoutFailure &&
     cause.timeoutType === TimeoutType.HEARTBEAT &&
-    revisionOf(route) >= 3 &&
+    revisionOf(topicPolicy) >= 3 &&
     showsDeaths(cause.lastHeartbeatDetails)
   ) {
     // The server's backstop ended on a lost heartbeat after the ledger had charged deaths: the worker died,
@@ -96,8 +97,8 @@ export function factsFromFailure(err: unknown, stage: string, route: Route): Fai
       errorClass: 'permanent',
       errorType: FAILURE_TYPE_BY_CLASS.permanent,
       reason: 'WORKER_CRASHED',
-      message: `The worker running stage ${stage} stopped heartbeating (no heartbeat for ${route.heartbeatTimeoutMs ?? '?'} ms) until the retries ran out: it died, was killed, or its event loop stalled while the stage ran`,
-      attempts: route.retry.maximumAttempts,
+      message: `The worker running stage ${stage} stopped heartbeating (no heartbeat for ${topicPolicy.heartbeatTimeoutMs ?? '?'} ms) until the retries ran out: it died, was killed, or its event loop stalled while the stage ran`,
+      attempts: topicPolicy.retry.maximumAttempts,
       stage,
     };
   }
@@ -107,8 +108,8 @@ export function factsFromFailure(err: unknown, stage: string, route: Route): Fai
       errorType: FAILURE_TYPE_BY_CLASS.timeout,
       reason: exhausted(retryState) ? 'RETRY_EXHAUSTED' : 'TIMEOUT',
       ...(exhausted(retryState) ? { causeReason: 'TIMEOUT' } : {}),
-      message: `Stage ${stage} timed out (${cause.timeoutType !== undefined ? String(cause.timeoutType) : 'timeout'}) after ${route.stageTimeoutMs} ms`,
-      attempts: exhausted(retryState) ? route.retry.maximumAttempts : 1,
+      message: `Stage ${stage} timed out (${cause.timeoutType !== undefined ? String(cause.timeoutType) : 'timeout'}) after ${topicPolicy.stageTimeoutMs} ms`,
+      attempts: exhausted(retryState) ? topicPolicy.retry.maximumAttempts : 1,
       stage,
     };
   }
@@ -127,9 +128,9 @@ export function factsFromFailure(err: unknown, stage: string, route: Route): Fai
  * Facts of a message whose topic the worker that looked it up does not handle. Since revision 3 it is a
  * temporary failure, re-driven: during a deploy that adds the topic, the right worker may come.
  */
-export function noHandlerFacts(topic: string, route: Route): FailureFacts {
-  const errorClass = revisionOf(route) >= 3 ? 'temporary' : 'permanent';
-  const workerIdentity = route.workerIdentity;
+export function noHandlerFacts(topic: string, topicPolicy: TopicPolicy): FailureFacts {
+  const errorClass = revisionOf(topicPolicy) >= 3 ? 'temporary' : 'permanent';
+  const workerIdentity = topicPolicy.workerIdentity;
   return {
     errorClass,
     errorType: FAILURE_TYPE_BY_CLASS[errorClass],
@@ -142,7 +143,7 @@ export function noHandlerFacts(topic: string, route: Route): FailureFacts {
 }
 
 /** Facts of a message whose stage results outgrew their bound (revision 3). */
-export function resultTooLargeFacts(stage: string, problem: string, route: Route): FailureFacts {
+export function resultTooLargeFacts(stage: string, problem: string, topicPolicy: TopicPolicy): FailureFacts {
   return {
     errorClass: 'permanent',
     errorType: FAILURE_TYPE_BY_CLASS.permanent,
@@ -150,6 +151,6 @@ export function resultTooLargeFacts(stage: string, problem: string, route: Route
     message: `Stage ${stage} succeeded but ${problem}`,
     attempts: 1,
     stage,
-    workerIdentity: route.workerIdentity,
+    workerIdentity: topicPolicy.workerIdentity,
   };
 }

@@ -8,17 +8,17 @@
  * so only they load it. A `require` inside a function is still bundled by webpack, and loading a module has
  * no effect on the workflow's commands, so replay is unaffected.
  */
-import type * as AnalyticsConfigModule from '../src/shared/analytics-config';
-import type * as OperatorInputModule from '../src/shared/operator-input';
+import type * as AnalyticsConfigModule from '../src/contract/analytics-config';
+import type * as OperatorInputModule from '../src/contract/operator-input';
 
 /** `retryInputSchema` and `discardInputSchema`, for the `retry`/`discard` signals and the `repair` update. */
 export function operatorInputSchemas(): typeof OperatorInputModule {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose, see above
-  return require('../src/shared/operator-input') as typeof OperatorInputModule;
+  return require('../src/contract/operator-input') as typeof OperatorInputModule;
 }
 
 /** `analyticsConfigSchema`, for the `dlqAnalytics` workflow's input. */
 export function analyticsConfigSchemas(): typeof AnalyticsConfigModule {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose, see above
-  return require('../src/shared/analytics-config') as typeof AnalyticsConfigModule;
+  return require('../src/contract/analytics-config') as typeof AnalyticsConfigModule;
 }

@@ -11,13 +11,13 @@ import {
   DlqParkCount,
   DlqParkedAt,
   DlqReason,
-} from '../src/shared/search-attributes';
+} from '../src/contract/search-attributes';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
-import { failureFingerprint } from '../src/shared/fingerprint';
-import { redriveDelayMs } from '../src/shared/backoff';
-import { revisionOf } from '../src/shared/route-revision';
-import { jsonByteLength } from '../src/shared/size';
-import { MAX_STAGE_RESULTS_BYTES } from '../src/shared/limits';
+import { failureFingerprint } from '../src/contract/fingerprint';
+import { redriveDelayMs } from '../src/contract/backoff';
+import { revisionOf } from '../src/contract/topic-policy';
+import { jsonByteLength } from '../src/contract/size';
+import { MAX_STAGE_RESULTS_BYTES } from '../src/contract/limits';
 import type {
   AuditEntry,
   DeadLetter,
@@ -25,8 +25,8 @@ import type {
   MessageState,
   ProcessMessageInput,
   RetryInput,
-  Route,
-} from '../src/shared/types';
+} from '../src/contract/types';
+import type { TopicPolicy } from '../src/contract/topic-policy';
 import { trimAudit } from './audit';
 import type { FailureFacts } from './failure-facts';
 
@@ -81,8 +81,13 @@ export function carriedInput(state: MessageState): ProcessMessageInput {
 }
 
 /** The idempotency key of a stage: per payload version since revision 3, per cycle before. */
-export function idempotencyKey(workflowId: string, stage: string, state: MessageState, route: Route): string {
-  return revisionOf(route) >= 3
+export function idempotencyKey(
+  workflowId: string,
+  stage: string,
+  state: MessageState,
+  topicPolicy: TopicPolicy,
+): string {
+  return revisionOf(topicPolicy) >= 3
     ? `${workflowId}:${stage}:${state.payloadVersion - 1}`
     : `${workflowId}:${stage}:${state.cycle}`;
 }
@@ -141,11 +146,15 @@ export function repairAdmissionProblems(
 }
 
 /** Whether a parked failure is re-driven automatically: temporary and timeout failures only. */
-export function redriveDelayFor(state: MessageState, facts: FailureFacts, route: Route): number | undefined {
+export function redriveDelayFor(
+  state: MessageState,
+  facts: FailureFacts,
+  topicPolicy: TopicPolicy,
+): number | undefined {
   const canRedrive =
     (facts.errorClass === 'temporary' || facts.errorClass === 'timeout') &&
-    state.cycle < route.maxRepairCycles;
-  return canRedrive ? redriveDelayMs(route.redrive, state.redrives) : undefined;
+    state.cycle < topicPolicy.maxRepairCycles;
+  return canRedrive ? redriveDelayMs(topicPolicy.redrive, state.redrives) : undefined;
 }
 
 /**
@@ -155,13 +164,13 @@ export function redriveDelayFor(state: MessageState, facts: FailureFacts, route:
 export function park(
   state: MessageState,
   facts: FailureFacts,
-  route: Route,
+  topicPolicy: TopicPolicy,
   context: { workflowId: string; nowMs: number; stageStartedAt: string },
 ): { deadLetter: DeadLetter; searchAttributes: SearchAttributeUpdatePair[] } {
   const now = iso(context.nowMs);
   state.parkCount += 1;
   state.firstFailureAt ??= facts.attempts > 1 ? context.stageStartedAt : now;
-  const delay = redriveDelayFor(state, facts, route);
+  const delay = redriveDelayFor(state, facts, topicPolicy);
   const { envelope } = state;
   const dl: DeadLetter = {
     workflowId: context.workflowId,
@@ -187,10 +196,10 @@ export function park(
     ...(envelope.traceId ? { traceId: envelope.traceId } : {}),
     ...(envelope.source ? { source: envelope.source } : {}),
     headers: envelope.headers,
-    workerIdentity: facts.workerIdentity ?? route.workerIdentity,
+    workerIdentity: facts.workerIdentity ?? topicPolicy.workerIdentity,
     parkCount: state.parkCount,
     ...(delay !== undefined ? { nextRedriveAt: iso(context.nowMs + delay) } : {}),
-    expiresAt: iso(context.nowMs + route.expireAfterMs),
+    expiresAt: iso(context.nowMs + topicPolicy.expireAfterMs),
   };
   state.status = 'dead';
   state.deadLetter = dl;
@@ -214,9 +223,12 @@ export function park(
 }
 
 /** A parking that must reach a person at once. */
-export function immediateAlert(dl: DeadLetter, route: Route): 'security' | 'worker-crashed' | undefined {
+export function immediateAlert(
+  dl: DeadLetter,
+  topicPolicy: TopicPolicy,
+): 'security' | 'worker-crashed' | undefined {
   if (dl.errorClass === 'security') return 'security';
-  if (revisionOf(route) >= 3 && dl.reason === 'WORKER_CRASHED') return 'worker-crashed';
+  if (revisionOf(topicPolicy) >= 3 && dl.reason === 'WORKER_CRASHED') return 'worker-crashed';
   return undefined;
 }
 
@@ -275,7 +287,7 @@ export type Wake = 'action' | 'hold' | 'continue-as-new' | 'expire' | 'redrive' 
  * Decides a wake: queued actions first, but never while a repair is being checked (the repair, once
  * accepted, goes first; expiry and re-drive wait for it too); then continue-as-new (when the wait ended on
  * the server's suggestion, not on the timer), expiry, re-drive. The caller passes `preparing: false` for a
- * message whose route predates revision 3: it did not hold for repairs.
+ * message whose policy predates revision 3: it did not hold for repairs.
  */
 export function onWake(
   state: MessageState,
@@ -301,10 +313,10 @@ export function recordStageResult(
   state: MessageState,
   stage: string,
   result: unknown,
-  route: Route,
+  topicPolicy: TopicPolicy,
 ): string | undefined {
   const value = result ?? null;
-  if (revisionOf(route) >= 3) {
+  if (revisionOf(topicPolicy) >= 3) {
     const total = jsonByteLength({ ...state.stageResults, [stage]: value });
     if (total > MAX_STAGE_RESULTS_BYTES)
       return `the stage results would take ${total} bytes of JSON; at most ${MAX_STAGE_RESULTS_BYTES} are kept per message (return references to large data, not the data)`;

@@ -22,9 +22,9 @@ import {
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { MessageActivities } from '../activities/message-activities';
-import { discardSignal, repairUpdate, retrySignal, stateQuery } from '../src/shared/definitions';
-import { DlqMessageId, DlqStatus } from '../src/shared/search-attributes';
-import { PARK_MEMO_KEY, parkMemo } from '../src/shared/park-memo';
+import { discardSignal, repairUpdate, retrySignal, stateQuery } from '../src/contract/definitions';
+import { DlqMessageId, DlqStatus } from '../src/contract/search-attributes';
+import { PARK_MEMO_KEY, parkMemo } from '../src/contract/park-memo';
 import type {
   DlqStatusValue,
   MessageOutcome,
@@ -32,21 +32,23 @@ import type {
   ProcessMessageInput,
   RepairAccepted,
   RetryInput,
-  Route,
-} from '../src/shared/types';
-import { formatIssues, jsonProblem } from '../src/shared/json';
-import { repairedPayload } from '../src/shared/merge-patch';
-import { jsonByteLength } from '../src/shared/size';
+} from '../src/contract/types';
+import type { TopicPolicy } from '../src/contract/topic-policy';
+import { formatIssues } from '../src/contract/validation-issues';
+import { jsonProblem } from '../src/contract/plain-json';
+import { repairedPayload } from '../src/contract/merge-patch';
+import { jsonByteLength } from '../src/contract/size';
 import { explainDeadLetter } from './explain';
 import { operatorInputSchemas } from './lazy-schemas';
 import { factsFromFailure, noHandlerFacts, resultTooLargeFacts } from './failure-facts';
 import type { FailureFacts } from './failure-facts';
 import { runStageAttempts } from './stage-attempts';
 import * as machine from './message-machine';
-import { revisionOf } from '../src/shared/route-revision';
+import { revisionOf } from '../src/contract/topic-policy';
 
-// The route lookup is pure worker-side configuration: retry it until a worker answers (no attempt limit),
-// so an infrastructure hiccup never fails the workflow.
+// The policy lookup is pure worker-side configuration: retry it until a worker answers (no attempt limit),
+// so an infrastructure hiccup never fails the workflow. `lookupRoute` is a wire name (recorded in every
+// history's marker): it keeps its name although it answers the topic's policy.
 const { lookupRoute } = proxyLocalActivities<MessageActivities>({
   startToCloseTimeout: '10s',
   retry: { maximumInterval: '1m' },
@@ -93,15 +95,15 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
     const payload = repairedPayload(state.envelope.payload, retryInput);
     const shape = jsonProblem(payload);
     if (shape) return { ok: false, problems: [`payload must be plain JSON: ${shape}`] };
-    const route = state.route;
+    const topicPolicy = state.route;
     const size = jsonByteLength(payload);
-    if (route && size > route.maxPayloadBytes) {
+    if (topicPolicy && size > topicPolicy.maxPayloadBytes) {
       return {
         ok: false,
-        problems: [`payload is ${size} bytes; the limit is ${route.maxPayloadBytes} bytes`],
+        problems: [`payload is ${size} bytes; the limit is ${topicPolicy.maxPayloadBytes} bytes`],
       };
     }
-    if (changed && route?.hasSchema) {
+    if (changed && topicPolicy?.hasSchema) {
       try {
         const verdict = await validatePayload({ topic: state.envelope.topic, payload });
         if (verdict.problems.length) return { ok: false, problems: verdict.problems };
@@ -187,7 +189,7 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
       const payloadVersion = state.payloadVersion + (prepared.changed ? 1 : 0);
       if (dryRun) return { accepted: true, workflowId, payloadVersion, dryRun: true };
       // First in line: it was admitted before any signal that arrived while it was checked, and the main
-      // loop takes it next, so an accepted repair is the one that runs. (Routes before revision 3: queued
+      // loop takes it next, so an accepted repair is the one that runs. (Policies before revision 3: queued
       // last, as their histories were written.)
       const accepted: PendingAction = {
         kind: 'retry',
@@ -239,19 +241,21 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
   };
 
   /** Runs the stages that have not succeeded yet. Returns the failure facts, or undefined on success. */
-  const runStages = async (route: Route): Promise<{ facts: FailureFacts; startedAt: string } | undefined> => {
+  const runStages = async (
+    topicPolicy: TopicPolicy,
+  ): Promise<{ facts: FailureFacts; startedAt: string } | undefined> => {
     const cycle = { refused: false };
-    for (const stage of route.stages) {
+    for (const stage of topicPolicy.stages) {
       if (state.completedStages.includes(stage)) continue;
       const startedAt = new Date(now()).toISOString();
       let result: unknown;
       try {
         result = await runStageAttempts(
-          route,
+          topicPolicy,
           {
             workflowId,
             stage,
-            idempotencyKey: machine.idempotencyKey(workflowId, stage, state, route),
+            idempotencyKey: machine.idempotencyKey(workflowId, stage, state, topicPolicy),
             cycle: state.cycle,
             payloadVersion: state.payloadVersion,
             envelope: state.envelope,
@@ -261,10 +265,10 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
         );
       } catch (err) {
         if (isCancellation(err)) throw err; // an operator cancelled the workflow itself
-        return { facts: factsFromFailure(err, stage, route), startedAt };
+        return { facts: factsFromFailure(err, stage, topicPolicy), startedAt };
       }
-      const tooLarge = machine.recordStageResult(state, stage, result, route);
-      if (tooLarge) return { facts: resultTooLargeFacts(stage, tooLarge, route), startedAt };
+      const tooLarge = machine.recordStageResult(state, stage, result, topicPolicy);
+      if (tooLarge) return { facts: resultTooLargeFacts(stage, tooLarge, topicPolicy), startedAt };
     }
     return undefined;
   };
@@ -316,7 +320,7 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
   /** Waits in `dead` for an action, a re-drive or expiry. Returns an outcome when the workflow ends. */
   const waitWhileDead = async (): Promise<MessageOutcome | undefined> => {
     for (;;) {
-      // Messages whose route predates revision 3 keep the order their histories were written with: they
+      // Messages whose policy predates revision 3 keep the order their histories were written with: they
       // take a queued action even while a repair is checked (revision 3 holds it, see onWake).
       const holdsForRepairs = revisionOf(state.route) >= 3;
       const woken = await condition(
@@ -362,14 +366,14 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
     }
   };
 
-  const park = async (facts: FailureFacts, route: Route, stageStartedAt: string) => {
-    const { deadLetter: dl, searchAttributes } = machine.park(state, facts, route, {
+  const park = async (facts: FailureFacts, topicPolicy: TopicPolicy, stageStartedAt: string) => {
+    const { deadLetter: dl, searchAttributes } = machine.park(state, facts, topicPolicy, {
       workflowId,
       nowMs: now(),
       stageStartedAt,
     });
-    // The route recorded for this cycle decides: a cycle run by an older release replays without the memo.
-    if (revisionOf(route) >= 4) {
+    // The policy recorded for this cycle decides: a cycle run by an older release replays without the memo.
+    if (revisionOf(topicPolicy) >= 4) {
       setStatus('dead', [...searchAttributes, { key: DlqMessageId, value: dl.messageId }]);
       upsertMemo({ [PARK_MEMO_KEY]: parkMemo(dl) });
     } else setStatus('dead', searchAttributes);
@@ -381,7 +385,7 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
       reason: dl.reason,
       fingerprint: dl.fingerprint,
     });
-    const alert = machine.immediateAlert(dl, route);
+    const alert = machine.immediateAlert(dl, topicPolicy);
     if (!alert) return;
     log.error(
       alert === 'security'
@@ -404,17 +408,17 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
   const main = async (): Promise<MessageOutcome> => {
     for (;;) {
       if (state.status === 'processing' || state.status === 'retrying') {
-        const route = await lookupRoute(state.envelope.topic);
-        state.route = route;
+        const topicPolicy = await lookupRoute(state.envelope.topic);
+        state.route = topicPolicy;
         const startedAt = new Date(now()).toISOString();
-        const failure = route.found
-          ? await runStages(route)
-          : { facts: noHandlerFacts(state.envelope.topic, route), startedAt };
+        const failure = topicPolicy.found
+          ? await runStages(topicPolicy)
+          : { facts: noHandlerFacts(state.envelope.topic, topicPolicy), startedAt };
         if (!failure) {
           await condition(allHandlersFinished);
           return finish(state.parkCount > 0 ? 'recovered' : 'succeeded');
         }
-        await park(failure.facts, route, failure.startedAt);
+        await park(failure.facts, topicPolicy, failure.startedAt);
       }
       const ended = await waitWhileDead();
       if (ended) {

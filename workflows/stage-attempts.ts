@@ -1,4 +1,4 @@
-/** Runs every attempt of one stage, its first attempt locally when the route says so. Workflow code. */
+/** Runs every attempt of one stage, its first attempt locally when the topic policy says so. Workflow code. */
 import {
   ApplicationFailure,
   isCancellation,
@@ -8,9 +8,10 @@ import {
 } from '@temporalio/workflow';
 import type { RetryPolicy } from '@temporalio/common';
 import type { MessageActivities } from '../activities/message-activities';
-import { LOCAL_ATTEMPT_REFUSED } from '../src/shared/errors';
-import { revisionOf } from '../src/shared/route-revision';
-import type { Route, StageInput } from '../src/shared/types';
+import { LOCAL_ATTEMPT_REFUSED } from '../src/contract/errors';
+import { revisionOf } from '../src/contract/topic-policy';
+import type { StageInput } from '../src/contract/types';
+import type { TopicPolicy } from '../src/contract/topic-policy';
 import {
   delayAfterLocalAttemptMs,
   finalLocalFailure,
@@ -21,11 +22,11 @@ import {
 } from './stage-retry-policy';
 
 /**
- * Whether a route keeps the attempt ledger (revision 3 with a heartbeat timeout; a stage whose timeout is
+ * Whether a policy keeps the attempt ledger (revision 3 with a heartbeat timeout; a stage whose timeout is
  * too short for a heartbeat timeout below it counts attempts as Temporal does).
  */
-export function ledgerOn(route: Route): boolean {
-  return revisionOf(route) >= 3 && (route.heartbeatTimeoutMs ?? 0) > 0;
+export function ledgerOn(topicPolicy: TopicPolicy): boolean {
+  return revisionOf(topicPolicy) >= 3 && (topicPolicy.heartbeatTimeoutMs ?? 0) > 0;
 }
 
 /** The local attempt refused to run: its workflow task is a retry, so an earlier run of it may have killed its worker. */
@@ -35,7 +36,7 @@ function refusedLocally(err: unknown): boolean {
 }
 
 /**
- * The stage's result, or what its last attempt threw. The branches depend only on the route in the
+ * The stage's result, or what its last attempt threw. The branches depend only on the policy in the
  * `lookupRoute` marker (`firstAttempt`, `revision`), so messages started by older workers keep the commands
  * their histories replay with, and no patch marker is needed.
  *
@@ -45,29 +46,29 @@ function refusedLocally(err: unknown): boolean {
  * as activity attempts that run alone in their worker (`suspect`), which the attempt ledger counts.
  */
 export async function runStageAttempts(
-  route: Route,
+  topicPolicy: TopicPolicy,
   input: StageInput,
   cycle: { refused: boolean },
 ): Promise<unknown> {
-  const ledger = ledgerOn(route);
+  const ledger = ledgerOn(topicPolicy);
   const activities = (policy: RetryPolicy) =>
     proxyActivities<MessageActivities>({
-      startToCloseTimeout: route.stageTimeoutMs,
-      ...(ledger ? { heartbeatTimeout: route.heartbeatTimeoutMs } : {}),
-      retry: ledger ? ledgerRetryPolicy(route, policy) : policy,
+      startToCloseTimeout: topicPolicy.stageTimeoutMs,
+      ...(ledger ? { heartbeatTimeout: topicPolicy.heartbeatTimeoutMs } : {}),
+      retry: ledger ? ledgerRetryPolicy(topicPolicy, policy) : policy,
     });
-  const budget = ledger ? { attemptBudget: route.retry.maximumAttempts } : {};
-  if (route.firstAttempt !== 'local') {
-    return activities(stageRetryPolicy(route)).runStage({ ...input, ...budget });
+  const budget = ledger ? { attemptBudget: topicPolicy.retry.maximumAttempts } : {};
+  if (topicPolicy.firstAttempt !== 'local') {
+    return activities(stageRetryPolicy(topicPolicy)).runStage({ ...input, ...budget });
   }
   const local = proxyLocalActivities<MessageActivities>({
-    startToCloseTimeout: route.stageTimeoutMs,
-    retry: { maximumAttempts: 1, nonRetryableErrorTypes: route.retry.nonRetryableErrorTypes },
+    startToCloseTimeout: topicPolicy.stageTimeoutMs,
+    retry: { maximumAttempts: 1, nonRetryableErrorTypes: topicPolicy.retry.nonRetryableErrorTypes },
   });
   const suspectAttempts = () => {
     // The lost attempt is charged (unless it was the whole budget: one attempt still runs, alone).
-    const lostCounts = route.retry.maximumAttempts > 1;
-    const policy = lostCounts ? retryPolicyAfterLocalAttempt(route) : stageRetryPolicy(route);
+    const lostCounts = topicPolicy.retry.maximumAttempts > 1;
+    const policy = lostCounts ? retryPolicyAfterLocalAttempt(topicPolicy) : stageRetryPolicy(topicPolicy);
     return activities(policy).runStage({
       ...input,
       ...budget,
@@ -86,10 +87,10 @@ export async function runStageAttempts(
       cycle.refused = true;
       return await suspectAttempts();
     }
-    if (!retriesAfterLocalAttempt(err, route)) throw finalLocalFailure(err, route);
-    const delay = delayAfterLocalAttemptMs(err, route);
+    if (!retriesAfterLocalAttempt(err, topicPolicy)) throw finalLocalFailure(err, topicPolicy);
+    const delay = delayAfterLocalAttemptMs(err, topicPolicy);
     if (delay > 0) await sleep(delay);
-    return await activities(retryPolicyAfterLocalAttempt(route)).runStage({
+    return await activities(retryPolicyAfterLocalAttempt(topicPolicy)).runStage({
       ...input,
       ...budget,
       attemptOffset: 1,

@@ -9,22 +9,23 @@
  */
 import { ActivityFailure, ApplicationFailure, CancelledFailure, RetryState } from '@temporalio/common';
 import type { RetryPolicy } from '@temporalio/common';
-import type { FailureDetails, Route } from '../src/shared/types';
+import type { FailureDetails } from '../src/contract/types';
+import type { TopicPolicy } from '../src/contract/topic-policy';
 
 /** The topic's policy, for a stage whose every attempt is an activity. */
-export function stageRetryPolicy(route: Route): RetryPolicy {
+export function stageRetryPolicy(topicPolicy: TopicPolicy): RetryPolicy {
   return {
-    initialInterval: route.retry.initialIntervalMs,
-    backoffCoefficient: route.retry.backoffCoefficient,
-    maximumInterval: route.retry.maximumIntervalMs,
-    maximumAttempts: route.retry.maximumAttempts,
-    nonRetryableErrorTypes: route.retry.nonRetryableErrorTypes,
+    initialInterval: topicPolicy.retry.initialIntervalMs,
+    backoffCoefficient: topicPolicy.retry.backoffCoefficient,
+    maximumInterval: topicPolicy.retry.maximumIntervalMs,
+    maximumAttempts: topicPolicy.retry.maximumAttempts,
+    nonRetryableErrorTypes: topicPolicy.retry.nonRetryableErrorTypes,
   };
 }
 
 /** The policy of the attempts after a failed local first attempt: attempt 2 onwards of the same sequence. */
-export function retryPolicyAfterLocalAttempt(route: Route): RetryPolicy {
-  const { retry } = route;
+export function retryPolicyAfterLocalAttempt(topicPolicy: TopicPolicy): RetryPolicy {
+  const { retry } = topicPolicy;
   return {
     initialInterval: Math.min(retry.initialIntervalMs * retry.backoffCoefficient, retry.maximumIntervalMs),
     backoffCoefficient: retry.backoffCoefficient,
@@ -43,10 +44,10 @@ export function retryPolicyAfterLocalAttempt(route: Route): RetryPolicy {
 export const LEDGER_BACKSTOP_FACTOR = 4;
 export const LEDGER_BACKSTOP_EXTRA = 10;
 
-export function ledgerRetryPolicy(route: Route, policy: RetryPolicy): RetryPolicy {
+export function ledgerRetryPolicy(topicPolicy: TopicPolicy, policy: RetryPolicy): RetryPolicy {
   return {
     ...policy,
-    maximumAttempts: route.retry.maximumAttempts * LEDGER_BACKSTOP_FACTOR + LEDGER_BACKSTOP_EXTRA,
+    maximumAttempts: topicPolicy.retry.maximumAttempts * LEDGER_BACKSTOP_FACTOR + LEDGER_BACKSTOP_EXTRA,
   };
 }
 
@@ -59,11 +60,11 @@ function localCause(err: unknown): unknown {
 }
 
 /** Whether the topic's policy retries what a local first attempt threw. */
-export function retriesAfterLocalAttempt(err: unknown, route: Route): boolean {
+export function retriesAfterLocalAttempt(err: unknown, topicPolicy: TopicPolicy): boolean {
   const cause = localCause(err);
-  if (route.retry.maximumAttempts <= 1 || cause instanceof CancelledFailure) return false;
+  if (topicPolicy.retry.maximumAttempts <= 1 || cause instanceof CancelledFailure) return false;
   if (cause instanceof ApplicationFailure) {
-    return !cause.nonRetryable && !route.retry.nonRetryableErrorTypes.includes(cause.type ?? '');
+    return !cause.nonRetryable && !topicPolicy.retry.nonRetryableErrorTypes.includes(cause.type ?? '');
   }
   return true; // timeouts and anything else the server would retry too
 }
@@ -73,17 +74,17 @@ export function retriesAfterLocalAttempt(err: unknown, route: Route): boolean {
  * retry state says whether the policy refused the failure or ran out of attempts, so the dead letter reads
  * the same (`RETRY_EXHAUSTED` with the cause reason, or the failure's own reason) whichever way it ran.
  */
-export function finalLocalFailure(err: unknown, route: Route): ActivityFailure {
+export function finalLocalFailure(err: unknown, topicPolicy: TopicPolicy): ActivityFailure {
   const cause = localCause(err);
   const refused =
     cause instanceof ApplicationFailure &&
-    (cause.nonRetryable || route.retry.nonRetryableErrorTypes.includes(cause.type ?? ''));
+    (cause.nonRetryable || topicPolicy.retry.nonRetryableErrorTypes.includes(cause.type ?? ''));
   return new ActivityFailure(
     'Activity task failed',
     'runStage',
     err instanceof ActivityFailure ? err.activityId : undefined,
     refused ? RetryState.NON_RETRYABLE_FAILURE : RetryState.MAXIMUM_ATTEMPTS_REACHED,
-    route.workerIdentity,
+    topicPolicy.workerIdentity,
     cause instanceof Error ? cause : new Error(String(cause)),
   );
 }
@@ -93,12 +94,12 @@ export function finalLocalFailure(err: unknown, route: Route): ActivityFailure {
  * interval. The delay travels in the failure details because the SDK's failure converter does not decode
  * `nextRetryDelay` into the `ApplicationFailure` the workflow sees.
  */
-export function delayAfterLocalAttemptMs(err: unknown, route: Route): number {
+export function delayAfterLocalAttemptMs(err: unknown, topicPolicy: TopicPolicy): number {
   const cause = localCause(err);
   const details =
     cause instanceof ApplicationFailure ? (cause.details?.[0] as Partial<FailureDetails> | null) : null;
   const asked = details?.nextRetryDelayMs;
   return typeof asked === 'number' && Number.isFinite(asked) && asked >= 0
     ? asked
-    : route.retry.initialIntervalMs;
+    : topicPolicy.retry.initialIntervalMs;
 }

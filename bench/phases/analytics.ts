@@ -4,8 +4,8 @@
  * `serverCalls` is reported beside them.
  */
 import { computeSnapshot } from '../../src/analytics/snapshot';
-import { analyticsConfigSchema } from '../../src/shared/analytics-config';
-import type { DlqSnapshot } from '../../src/shared/analytics';
+import { analyticsConfigSchema } from '../../src/contract/analytics-config';
+import type { DlqSnapshot } from '../../src/contract/analytics';
 import { FAIL_TOPICS, TOPIC_BULK, TOPIC_PARK } from '../handlers';
 import type { BenchContext } from '../context';
 import { median, round, sleep } from '../stats';

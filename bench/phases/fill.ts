@@ -3,10 +3,10 @@
  * (fifteen failure groups), with the bulk-retry group (`bench.bulk`) interleaved so that it reaches its
  * size exactly at the largest total. Every size therefore has the same topics, reasons and groups.
  */
-import { publishMany } from '../../src/publish';
-import type { PublishInput } from '../../src/shared/envelope';
-import { PROCESS_MESSAGE_WORKFLOW } from '../../src/shared/names';
-import { PARKED_QUERY } from '../../src/shared/queries';
+import { publishMany } from '../../src/client/publish';
+import type { PublishInput } from '../../src/contract/envelope';
+import { PROCESS_MESSAGE_WORKFLOW } from '../../src/contract/names';
+import { PARKED_QUERY } from '../../src/contract/queries';
 import { FAIL_TOPICS, FAILURE_KINDS, TOPIC_BULK } from '../handlers';
 import { countWhere } from '../context';
 import type { BenchContext } from '../context';

@@ -5,11 +5,11 @@
  * them under `PARKED_QUERY` (one background list poller).
  */
 import { tsToMs } from '@temporalio/common/lib/time';
-import { publish } from '../../src/publish';
-import { stateQuery } from '../../src/shared/definitions';
-import { messageWorkflowId } from '../../src/shared/names';
-import { DlqTopic } from '../../src/shared/search-attributes';
-import { PARKED_QUERY } from '../../src/shared/queries';
+import { publish } from '../../src/client/publish';
+import { stateQuery } from '../../src/contract/definitions';
+import { messageWorkflowId } from '../../src/contract/names';
+import { DlqTopic } from '../../src/contract/search-attributes';
+import { PARKED_QUERY } from '../../src/contract/queries';
 import { TOPIC_PARK } from '../handlers';
 import { isResourceExhausted } from '../context';
 import type { BenchContext } from '../context';

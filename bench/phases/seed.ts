@@ -7,9 +7,9 @@
  * real fill parks, so the trend buckets are as many as a real fill's. Visibility then holds real rows,
  * Running, with the same topics, classes, reasons, fingerprints and row size: what analytics reads.
  */
-import { publishMany } from '../../src/publish';
-import type { PublishInput } from '../../src/shared/envelope';
-import { messageWorkflowId } from '../../src/shared/names';
+import { publishMany } from '../../src/client/publish';
+import type { PublishInput } from '../../src/contract/envelope';
+import { messageWorkflowId } from '../../src/contract/names';
 import {
   DlqAttempts,
   DlqErrorClass,
@@ -17,7 +17,7 @@ import {
   DlqParkCount,
   DlqReason,
   DlqStatus,
-} from '../../src/shared/search-attributes';
+} from '../../src/contract/search-attributes';
 import { startParked } from '../../test/support/parked-workflows';
 import type { ParkedFixture } from '../../test/support/parked-workflows';
 import { TOPIC_BULK } from '../handlers';

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
-import { publishMany } from '../../src/publish';
+import { publishMany } from '../../src/client/publish';
 import { BASELINE_WORKFLOW } from '../baseline-activities';
 import { TOPIC_OK } from '../handlers';
 import { countWhere, startWorker, withinVisibilityBudget } from '../context';

@@ -6,12 +6,13 @@
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import type { Client, ScheduleDescription } from '@temporalio/client';
 import type { Logger as PinoLogger } from 'pino';
-import { analyticsConfigSchema } from '../shared/analytics-config';
-import type { AnalyticsConfig, AnalyticsConfigInput, AnalyticsResult } from '../shared/analytics';
-import { asPreviousResult } from '../shared/alert-rules';
-import { ANALYTICS_SCHEDULE_ID, ANALYTICS_WORKFLOW } from '../shared/names';
-import { DURATION_HINT, formatDuration, parseDuration } from '../shared/duration';
-import { formatIssues } from '../shared/json';
+import { analyticsConfigSchema } from '../contract/analytics-config';
+import type { AnalyticsConfig, AnalyticsConfigInput, AnalyticsResult } from '../contract/analytics';
+import { asPreviousResult } from '../contract/alert-rules';
+import { ANALYTICS_SCHEDULE_ID, ANALYTICS_WORKFLOW } from '../contract/names';
+import { DURATION_HINT, formatDuration, parseDuration } from '../contract/duration';
+import { formatIssues } from '../contract/validation-issues';
+import { warnDeprecated } from '../contract/deprecation';
 
 /** Interval of a newly created schedule. @defaultValue `5m` */
 export const DEFAULT_ANALYTICS_INTERVAL = '5m';
@@ -43,7 +44,10 @@ export interface EnsureAnalyticsScheduleOptions {
   taskQueue: string;
   /** @defaultValue `dlq-analytics` */
   scheduleId?: string;
-  /** Interval of a newly created schedule, as text or ms (an existing one keeps its own). @defaultValue `5m` */
+  /**
+   * Interval of a newly created schedule (an existing one keeps its own): a duration such as `'5m'`, at least
+   * `'10s'`. A number of milliseconds is deprecated and still works, with a warning. @defaultValue `'5m'`
+   */
   interval?: string | number;
   /** Configuration of a newly created schedule. @defaultValue every default of `analyticsConfigSchema` */
   config?: AnalyticsConfigInput;
@@ -57,8 +61,9 @@ export interface EnsureAnalyticsScheduleOptions {
   logger?: PinoLogger;
 }
 
-function intervalMs(text: string | number): number {
-  const ms = typeof text === 'number' ? text : parseDuration(text);
+function intervalMs(interval: string | number): number {
+  if (typeof interval === 'number') warnDeprecated('DLQ_DEP_ANALYTICS_INTERVAL_MS');
+  const ms = typeof interval === 'number' ? interval : parseDuration(interval);
   if (ms === undefined || ms < MIN_ANALYTICS_INTERVAL_MS)
     throw new AnalyticsSettingsError([`interval: must be ${DURATION_HINT}, at least 10s`]);
   return ms;
@@ -176,6 +181,7 @@ export async function getAnalyticsSettings(
 
 /** Changes to apply: any config field, and/or the interval. */
 export interface AnalyticsSettingsChange {
+  /** The schedule's new interval: a duration such as `'5m'`, at least `'10s'`. @defaultValue unchanged */
   interval?: string;
   config?: Partial<AnalyticsConfigInput>;
 }

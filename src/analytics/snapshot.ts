@@ -16,9 +16,9 @@
 import type { Client } from '@temporalio/client';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 import type { temporal } from '@temporalio/proto';
-import { ERROR_CLASSES } from '../shared/errors';
-import type { ErrorClass } from '../shared/errors';
-import { PROCESS_MESSAGE_WORKFLOW, parseMessageWorkflowId } from '../shared/names';
+import { ERROR_CLASSES } from '../contract/errors';
+import type { ErrorClass } from '../contract/errors';
+import { PROCESS_MESSAGE_WORKFLOW, parseMessageWorkflowId } from '../contract/names';
 import {
   DlqAttempts,
   DlqErrorClass,
@@ -27,9 +27,9 @@ import {
   DlqParkedAt,
   DlqReason,
   DlqTopic,
-} from '../shared/search-attributes';
-import { PARKED_QUERY, statusQuery } from '../shared/queries';
-import { parseDuration } from '../shared/duration';
+} from '../contract/search-attributes';
+import { PARKED_QUERY, statusQuery } from '../contract/queries';
+import { parseDuration } from '../contract/duration';
 import type {
   AnalyticsConfig,
   CarriedTrend,
@@ -37,7 +37,7 @@ import type {
   DlqSnapshot,
   FailureGroup,
   OldestParked,
-} from '../shared/analytics';
+} from '../contract/analytics';
 import { VisibilityBudget } from './visibility-budget';
 import {
   bucketsOut,
@@ -175,7 +175,7 @@ export async function computeSnapshot(
 ): Promise<DlqSnapshot> {
   const nowMs = (options.now ?? new Date()).getTime();
   const scope = scopeQuery(config);
-  // Running workflows only: a terminated one keeps its last `DlqStatus` (see src/shared/queries.ts).
+  // Running workflows only: a terminated one keeps its last `DlqStatus` (see src/contract/queries.ts).
   const parked = `${scope} AND ${PARKED_QUERY}`;
   const budget = new VisibilityBudget({
     limit: config.visibilityBudget,

@@ -8,8 +8,8 @@
  * server) a stored value equal to the literal compares as greater, so `=`, `>` and `<=` disagree with
  * PostgreSQL at the boundary, while `>=` and `<` agree (docs/visibility.md). Pure functions, no I/O.
  */
-import { DlqParkedAt } from '../shared/search-attributes';
-import type { ParkBucket } from '../shared/analytics';
+import { DlqParkedAt } from '../contract/search-attributes';
+import type { ParkBucket } from '../contract/analytics';
 
 export const SECOND = 1000;
 export const HOUR = 3_600_000;

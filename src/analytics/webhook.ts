@@ -3,7 +3,7 @@
  * body (`X-DLQ-Signature: sha256=<hex>`) when a secret is configured, and bounded by a timeout.
  */
 import { createHmac } from 'node:crypto';
-import type { AlertNotification } from '../shared/analytics';
+import type { AlertNotification } from '../contract/analytics';
 
 /** Where and how alerts are posted. */
 export interface WebhookOptions {

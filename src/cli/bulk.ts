@@ -12,10 +12,10 @@ import {
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { z } from 'zod';
-import { discardSignal, repairUpdate } from '../shared/definitions';
-import { formatDuration } from '../shared/duration';
-import { DlqStatus } from '../shared/search-attributes';
-import type { DiscardInput, RetryInput } from '../shared/types';
+import { discardSignal, repairUpdate } from '../contract/definitions';
+import { formatDuration } from '../contract/duration';
+import { DlqStatus } from '../contract/search-attributes';
+import type { DiscardInput, RetryInput } from '../contract/types';
 import type { CliContext } from './context';
 import { countMessages, isNotFound, listMessages } from './messages';
 import type { MessageRow } from './messages';

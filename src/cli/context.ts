@@ -6,7 +6,7 @@
 import type { Client } from '@temporalio/client';
 import { ConfigError, loadConfig } from '../config';
 import type { Config } from '../config';
-import { connectClient } from '../connection';
+import { connectClient } from '../security/connection';
 
 export const EXIT_OK = 0;
 export const EXIT_USER_ERROR = 1;

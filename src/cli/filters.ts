@@ -4,14 +4,20 @@
  */
 import { Option } from 'commander';
 import type { Command } from 'commander';
-import { ERROR_CLASSES } from '../shared/errors';
-import { DLQ_STATUS_VALUES } from '../shared/types';
-import type { DlqStatusValue } from '../shared/types';
-import { statusQuery, wholeSecondLiteral } from '../shared/queries';
-import { TOPIC_PATTERN } from '../shared/json';
-import { DURATION_HINT, parseDuration } from '../shared/duration';
-import { PROCESS_MESSAGE_WORKFLOW } from '../shared/names';
-import { DlqErrorClass, DlqFingerprint, DlqParkedAt, DlqReason, DlqTopic } from '../shared/search-attributes';
+import { ERROR_CLASSES } from '../contract/errors';
+import { DLQ_STATUS_VALUES } from '../contract/types';
+import type { DlqStatusValue } from '../contract/types';
+import { statusQuery, wholeSecondLiteral } from '../contract/queries';
+import { TOPIC_PATTERN } from '../contract/id-patterns';
+import { DURATION_HINT, parseDuration } from '../contract/duration';
+import { PROCESS_MESSAGE_WORKFLOW } from '../contract/names';
+import {
+  DlqErrorClass,
+  DlqFingerprint,
+  DlqParkedAt,
+  DlqReason,
+  DlqTopic,
+} from '../contract/search-attributes';
 import { UserError } from './context';
 
 /** The filter flags shared by `list`, `export`, bulk `retry` and bulk `discard`. */

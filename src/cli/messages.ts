@@ -5,14 +5,14 @@
  */
 import { isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
-import { stateQuery } from '../shared/definitions';
+import { stateQuery } from '../contract/definitions';
 import {
   messageWorkflowId,
   MESSAGE_WORKFLOW_PREFIX,
   parseMessageWorkflowId,
   PROCESS_MESSAGE_WORKFLOW,
-} from '../shared/names';
-import { messageIdSchema, topicSchema } from '../shared/envelope';
+} from '../contract/names';
+import { messageIdSchema, topicSchema } from '../contract/envelope';
 import {
   DlqAttempts,
   DlqErrorClass,
@@ -23,11 +23,11 @@ import {
   DlqReason,
   DlqStatus,
   DlqTopic,
-} from '../shared/search-attributes';
-import type { AuditEntry, DeadLetter, MessageOutcome, MessageState } from '../shared/types';
+} from '../contract/search-attributes';
+import type { AuditEntry, DeadLetter, MessageOutcome, MessageState } from '../contract/types';
 import { UserError } from './context';
 import { readParkMemo } from './park-memo';
-import type { ParkMemo } from '../shared/park-memo';
+import type { ParkMemo } from '../contract/park-memo';
 
 /** gRPC status codes we tell apart (see grpc/status.proto). */
 const GRPC_INVALID_ARGUMENT = 3;

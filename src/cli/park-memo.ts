@@ -1,13 +1,13 @@
 /**
- * Reads the park memo (`src/shared/park-memo.ts`) from a listing or a description. The memo comes from the
+ * Reads the park memo (`src/contract/park-memo.ts`) from a listing or a description. The memo comes from the
  * server, written by whichever version of the workflow parked the message: it is checked, and one that does
  * not parse counts as absent (the reader then asks the workflow, as for a message parked before memos).
  */
 import { z } from 'zod';
 import type { WorkflowExecutionInfo } from '@temporalio/client';
-import { ERROR_CLASSES } from '../shared/errors';
-import { PARK_MEMO_KEY } from '../shared/park-memo';
-import type { ParkMemo } from '../shared/park-memo';
+import { ERROR_CLASSES } from '../contract/errors';
+import { PARK_MEMO_KEY } from '../contract/park-memo';
+import type { ParkMemo } from '../contract/park-memo';
 
 const parkMemoSchema = z.object({
   v: z.literal(1),

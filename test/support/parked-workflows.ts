@@ -18,8 +18,8 @@ import {
   DlqReason,
   DlqStatus,
   DlqTopic,
-} from '../../src/shared/search-attributes';
-import { messageWorkflowId, PROCESS_MESSAGE_WORKFLOW } from '../../src/shared/names';
+} from '../../src/contract/search-attributes';
+import { messageWorkflowId, PROCESS_MESSAGE_WORKFLOW } from '../../src/contract/names';
 
 export interface ParkedFixture {
   id: string;

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context';
 import { UserError } from '../context';
 import { table } from '../output';
-import { ANALYTICS_CONFIG_KEYS } from '../../shared/analytics-config';
+import { ANALYTICS_CONFIG_KEYS } from '../../contract/analytics-config';
 import {
   AnalyticsScheduleMissingError,
   AnalyticsSettingsError,

@@ -3,10 +3,10 @@
  * Bulk asks for confirmation unless `--yes`, and refuses without a terminal to ask on.
  */
 import type { Command } from 'commander';
-import { discardInputSchema } from '../../shared/operator-input';
-import type { DiscardInput } from '../../shared/types';
-import { formatIssues } from '../../shared/json';
-import { discardSignal } from '../../shared/definitions';
+import { discardInputSchema } from '../../contract/operator-input';
+import type { DiscardInput } from '../../contract/types';
+import { formatIssues } from '../../contract/validation-issues';
+import { discardSignal } from '../../contract/definitions';
 import type { CliContext } from '../context';
 import { UserError } from '../context';
 import { addFilterOptions, buildQuery, hasSelector } from '../filters';

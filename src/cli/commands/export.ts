@@ -18,10 +18,10 @@ import type { FilterFlags } from '../filters';
 import { listMessages, loadMessage } from '../messages';
 import type { MessageRow } from '../messages';
 import { memoHasPayload } from '../park-memo';
-import type { ParkMemo } from '../../shared/park-memo';
+import type { ParkMemo } from '../../contract/park-memo';
 import { mapOrdered } from '../pacing';
 import { progress } from '../output';
-import type { DeadLetter } from '../../shared/types';
+import type { DeadLetter } from '../../contract/types';
 
 interface ExportFlags extends FilterFlags {
   format: 'jsonl' | 'csv';
@@ -36,7 +36,7 @@ export interface ExportRecord {
   status: string;
   /** `memo`: the park memo of the listing (no stack); `workflow`: the workflow's state or result. */
   from: 'memo' | 'workflow';
-  /** Dead-letter fields the memo left out (see `src/shared/park-memo.ts`), when `from` is `memo`. */
+  /** Dead-letter fields the memo left out (see `src/contract/park-memo.ts`), when `from` is `memo`. */
   omitted?: string[];
   deadLetter?: Partial<DeadLetter>;
   /**

@@ -8,8 +8,7 @@ import { countMessages, listMessages, loadMessage } from '../messages';
 import type { MessageRow } from '../messages';
 import { age, short, table } from '../output';
 import { mapOrdered, parsePositiveInt } from '../pacing';
-import { uiListUrl } from '../../ui-links';
-import { uiBase } from '../links';
+import { uiBase, uiListUrl } from '../../web-ui-links';
 
 interface ListFlags extends FilterFlags {
   limit: string;

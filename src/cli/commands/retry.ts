@@ -4,12 +4,12 @@
  */
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
-import { retryInputSchema } from '../../shared/operator-input';
-import type { RetryInput } from '../../shared/types';
-import { formatIssues } from '../../shared/json';
-import { DURATION_HINT, parseDuration } from '../../shared/duration';
-import { repairedPayload } from '../../shared/merge-patch';
-import { retrySignal } from '../../shared/definitions';
+import { retryInputSchema } from '../../contract/operator-input';
+import type { RetryInput } from '../../contract/types';
+import { formatIssues } from '../../contract/validation-issues';
+import { DURATION_HINT, parseDuration } from '../../contract/duration';
+import { repairedPayload } from '../../contract/merge-patch';
+import { retrySignal } from '../../contract/definitions';
 import type { CliContext } from '../context';
 import { UserError } from '../context';
 import { addFilterOptions, buildQuery, hasSelector } from '../filters';

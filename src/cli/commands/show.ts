@@ -4,8 +4,7 @@ import type { CliContext } from '../context';
 import { loadMessage, resolveWorkflowId } from '../messages';
 import type { MessageView } from '../messages';
 import { paint, table } from '../output';
-import { uiWorkflowUrl } from '../../ui-links';
-import { uiBase } from '../links';
+import { uiBase, uiWorkflowUrl } from '../../web-ui-links';
 
 /** Heading of the payload section, by which payload it is (see `MessageView.payloadKind`). */
 const PAYLOAD_HEADING: Record<NonNullable<MessageView['payloadKind']>, string> = {

@@ -12,9 +12,9 @@ import {
   getAnalyticsSettings,
   lastAnalyticsResult,
 } from '../../analytics/schedule';
-import { analyticsConfigSchema } from '../../shared/analytics-config';
-import type { AnalyticsConfig, AnalyticsResult, ParkBucket } from '../../shared/analytics';
-import { buildAnalyticsResult, carriedTrendOf, evaluateAlerts, formatAge } from '../../shared/alert-rules';
+import { analyticsConfigSchema } from '../../contract/analytics-config';
+import type { AnalyticsConfig, AnalyticsResult, ParkBucket } from '../../contract/analytics';
+import { buildAnalyticsResult, carriedTrendOf, evaluateAlerts, formatAge } from '../../contract/alert-rules';
 
 /** Computes what the scheduled run would, with its settings and its last result (or defaults). */
 export async function statsOnDemand(

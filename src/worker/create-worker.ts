@@ -1,0 +1,160 @@
+/** `createWorker`: a Temporal worker for the message and analytics workflows, with the topic handlers. */
+import { existsSync } from 'node:fs';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import type { WorkerOptions } from '@temporalio/worker';
+import type { Logger as PinoLogger } from 'pino';
+import type { Client } from '@temporalio/client';
+import { createMessageActivities } from '../../activities/message-activities';
+import { createAnalyticsActivities } from '../../activities/analytics-activities';
+import type { AnyHandler, Handler } from './handlers';
+import { buildConnectionOptions, connectClient } from '../security/connection';
+import { dataConverterFromConfig } from '../security/data-converter';
+import { createLogger, PinoTemporalLogger } from '../logger';
+import { loadConfig } from '../config';
+import type { Config } from '../config';
+import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_ENTRY } from './bundle-path';
+import { checkSetup } from '../ops/setup';
+
+/** gRPC codes meaning "this credential may not ask": PERMISSION_DENIED, UNIMPLEMENTED, UNAUTHENTICATED. */
+const CANNOT_ASK = new Set([7, 12, 16]);
+
+/** Options of `createWorker`. Everything but `handlers` defaults from the environment (`loadConfig`). */
+export interface CreateWorkerOptions {
+  /** The topics this worker processes. Each topic may be registered once. */
+  handlers: ReadonlyArray<AnyHandler>;
+  /** Validated configuration. @defaultValue `loadConfig()` */
+  config?: Config;
+  /** An existing connection (shared with a client for eager start). @defaultValue a new one from config */
+  connection?: NativeConnection;
+  /** pino logger. @defaultValue `createLogger(config)` */
+  logger?: PinoLogger;
+  /** Task queue. @defaultValue `config.TEMPORAL_TASK_QUEUE` (`dlq-messages`) */
+  taskQueue?: string;
+  /** Pre-built workflow bundle. @defaultValue `dist/workflow-bundle.js`, or bundling from source when absent */
+  workflowBundlePath?: string;
+  /** Install pino as the Temporal Runtime logger (once per process). @defaultValue `true` */
+  installRuntimeLogger?: boolean;
+  /**
+   * Client the analytics activities query visibility with (`dlqAnalytics` runs on this worker).
+   * @defaultValue a client connected from `config` on the first analytics run, then reused
+   */
+  analyticsClient?: Client;
+  /** Extra activities. @defaultValue `{}` */
+  extraActivities?: Record<string, (...args: any[]) => Promise<unknown>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /**
+   * Passed through to `Worker.create` (tuning, identity, interceptors); what it sets wins. One default differs
+   * from the SDK's: `shutdownGraceTime` is the longest stage `timeout` of `handlers` (the SDK's is 0), so a
+   * graceful shutdown (a deploy's SIGTERM) lets running stage attempts finish instead of cancelling them at
+   * once: a cancelled attempt fires the stage's `signal`, and a stage that passes it on (`fetch(url, { signal
+   * })`) fails, which costs the message an attempt and can park it on its last one. Give the process at
+   * least that long before it is killed (Kubernetes `terminationGracePeriodSeconds`, Docker's
+   * `stop_grace_period`).
+   * @defaultValue `{}`
+   */
+  workerOptions?: Partial<WorkerOptions>;
+  /**
+   * Check, before polling, that the namespace has every `Dlq*` search attribute with its type (`checkSetup`
+   * in `src/ops/setup.ts`), and refuse with a `SetupError` naming what is missing and how to register it
+   * (`setupServer`, `npm start`, or the Temporal CLI). A server that does not let this credential list
+   * search attributes (Temporal Cloud's operator service) is not checked: a warning says so.
+   * @defaultValue `true`
+   */
+  checkSetup?: boolean;
+}
+
+let runtimeInstalled = false;
+
+/**
+ * Installs pino as the SDK's logger. The Runtime is created by the first NativeConnection or Worker,
+ * so call this before either; a later call leaves the existing Runtime alone and says so.
+ */
+export function installRuntimeLogger(logger: PinoLogger): void {
+  if (runtimeInstalled) return;
+  try {
+    Runtime.install({ logger: new PinoTemporalLogger(logger.child({ component: 'temporal-sdk' })) });
+  } catch (err) {
+    if ((err as Error).name !== 'IllegalStateError') throw err;
+    logger.warn('Temporal Runtime already existed; SDK logs keep their previous logger');
+  }
+  runtimeInstalled = true;
+}
+
+/** Creates a worker. Call `worker.run()` (or `runUntil`) to start polling. */
+export async function createWorker(options: CreateWorkerOptions): Promise<Worker> {
+  const config = options.config ?? loadConfig();
+  const logger = options.logger ?? createLogger(config);
+  if (options.installRuntimeLogger ?? true) installRuntimeLogger(logger);
+
+  const handlers = new Map<string, Handler<unknown>>();
+  for (const handler of options.handlers) {
+    if (handlers.has(handler.topic))
+      throw new Error(`Topic "${handler.topic}" has two handlers; register each topic once`);
+    handlers.set(handler.topic, handler as Handler<unknown>);
+  }
+  const connection = options.connection ?? (await NativeConnection.connect(buildConnectionOptions(config)));
+  if (options.checkSetup ?? true) {
+    try {
+      await checkSetup(connection, config.TEMPORAL_NAMESPACE);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'number' && CANNOT_ASK.has(code)) {
+        logger.warn(
+          { namespace: config.TEMPORAL_NAMESPACE, err },
+          'Could not list search attributes to check the set-up; make sure setupServer (or npm start) registered them',
+        );
+      } else {
+        if (!options.connection) await connection.close();
+        throw err;
+      }
+    }
+  }
+  let analyticsClient: Promise<Client> | undefined = options.analyticsClient
+    ? Promise.resolve(options.analyticsClient)
+    : undefined;
+  const bundlePath = options.workflowBundlePath ?? WORKFLOW_BUNDLE_PATH;
+  const workflowSource = existsSync(bundlePath)
+    ? { workflowBundle: { codePath: bundlePath } }
+    : { workflowsPath: WORKFLOWS_ENTRY };
+
+  return Worker.create({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: options.taskQueue ?? config.TEMPORAL_TASK_QUEUE,
+    ...workflowSource,
+    activities: {
+      ...createMessageActivities({
+        handlers,
+        logger,
+        guards: {
+          expireAfterMs: config.DLQ_EXPIRE_AFTER,
+          maxRepairCycles: config.DLQ_MAX_REPAIR_CYCLES,
+          maxPayloadBytes: config.DLQ_MAX_PAYLOAD_BYTES,
+        },
+      }),
+      ...createAnalyticsActivities({
+        // Memoised; a failed connection is forgotten so the next attempt (Temporal retries it) reconnects.
+        client: () =>
+          (analyticsClient ??= connectClient(config).catch((err: unknown) => {
+            analyticsClient = undefined;
+            throw err;
+          })),
+        logger,
+        ...(config.DLQ_ALERT_WEBHOOK_URL
+          ? {
+              webhook: {
+                url: config.DLQ_ALERT_WEBHOOK_URL,
+                timeoutMs: config.DLQ_ALERT_WEBHOOK_TIMEOUT,
+                ...(config.DLQ_ALERT_WEBHOOK_SECRET ? { secret: config.DLQ_ALERT_WEBHOOK_SECRET } : {}),
+              },
+            }
+          : {}),
+      }),
+      ...options.extraActivities,
+    },
+    maxCachedWorkflows: config.DLQ_MAX_CACHED_WORKFLOWS,
+    dataConverter: dataConverterFromConfig(config),
+    // A deploy's graceful shutdown lets the stage attempts in flight finish (see `workerOptions`).
+    shutdownGraceTime: Math.max(0, ...[...handlers.values()].map((h) => h.stageTimeoutMs)),
+    ...options.workerOptions,
+  });
+}
