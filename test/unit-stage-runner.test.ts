@@ -12,11 +12,11 @@ import { ActivityNotFoundError } from '@temporalio/client';
 import pino from 'pino';
 import { createStageRunner } from '../activities/stage-runner';
 import { StageGate } from '../activities/stage-gate';
-import { defineHandler } from '../src/handlers';
-import type { Handler } from '../src/handlers';
-import { ledgerAtStart } from '../src/shared/attempt-ledger';
-import type { AttemptLedger } from '../src/shared/attempt-ledger';
-import type { StageInput } from '../src/shared/types';
+import { defineHandler } from '../src/worker/handlers';
+import type { Handler } from '../src/worker/handlers';
+import { ledgerAtStart } from '../src/contract/attempt-ledger';
+import type { AttemptLedger } from '../src/contract/attempt-ledger';
+import type { StageInput } from '../src/contract/types';
 
 const HEARTBEAT_MS = 2_000;
 
