@@ -33,6 +33,17 @@ describe('bench options', () => {
     );
   });
 
+  it('--fill seeded skips the bulk retry; --skip takes a list of phases and refuses others', () => {
+    const real = parseBenchOptions([], {});
+    assert.equal(real.fill, 'real');
+    assert.deepEqual(real.skip, []);
+    const seeded = parseBenchOptions(['--fill', 'seeded', '--skip', 'throughput'], {});
+    assert.equal(seeded.fill, 'seeded');
+    assert.deepEqual([...seeded.skip].sort(), ['bulk', 'throughput']);
+    assert.throws(() => parseBenchOptions(['--fill', 'fake'], {}), /fill: must be 'real' or 'seeded'/);
+    assert.throws(() => parseBenchOptions(['--skip', 'analytics'], {}), /skip/);
+  });
+
   it('refuses an unknown server, naming the option', () => {
     assert.throws(() => parseBenchOptions(['--server', 'mysql'], {}), /server: must be 'dev' or 'postgres'/);
   });
