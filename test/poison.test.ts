@@ -193,7 +193,7 @@ async function poisonTest(t: TestContext, mode: FirstAttempt): Promise<void> {
   supervisors.push(supervisor);
   // Cancels the pending `result()` calls when the test ends, so none outlives the connection.
   const pending = new AbortController();
-  setMaxListeners(HEALTHY + 10, pending.signal); // one listener per pending result
+  setMaxListeners(8 * HEALTHY, pending.signal); // a listener per pending result and per long-poll it retries
   try {
     await supervisor.start();
 
