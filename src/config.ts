@@ -6,6 +6,8 @@ import { z } from 'zod';
 import { ANALYTICS_SCHEDULE_ID, DEFAULT_TASK_QUEUE } from './contract/names';
 import { DURATION_HINT, parseDuration } from './contract/duration';
 import { MAX_PAYLOAD_BYTES_LIMIT } from './contract/limits';
+import { ProfileError, readTemporalProfile } from './temporal-profile';
+import type { ProfileVariable, TemporalProfile } from './temporal-profile';
 
 const duration = (fallback: string) =>
   z
@@ -54,6 +56,13 @@ const port = (fallback: number) => integer(fallback, 1, 65535);
  * and docker-compose.yml are checked against these names by a test.
  */
 export const envSchema = z.object({
+  /**
+   * TOML file of Temporal client profiles, as the Temporal CLI and SDKs read it (`@temporalio/envconfig`).
+   * @defaultValue `$XDG_CONFIG_HOME/temporalio/temporal.toml`, else `~/.config/temporalio/temporal.toml`
+   */
+  TEMPORAL_CONFIG_FILE: optionalText,
+  /** Profile of that file to use (`dlq --profile` wins). A variable that is set wins over the profile. @defaultValue `default` */
+  TEMPORAL_PROFILE: optionalText,
   /** Temporal frontend `host:port`. @defaultValue `127.0.0.1:7233` */
   TEMPORAL_ADDRESS: z
     .string()
@@ -81,6 +90,18 @@ export const envSchema = z.object({
   TEMPORAL_TLS: boolean(false),
   /** API key for Temporal Cloud; implies TLS. */
   TEMPORAL_API_KEY: optionalText,
+  /** Temporal's standard name of TEMPORAL_TLS_CERT (set one of the two). */
+  TEMPORAL_TLS_CLIENT_CERT_PATH: optionalText,
+  /** Temporal's standard name of TEMPORAL_TLS_KEY (set one of the two). */
+  TEMPORAL_TLS_CLIENT_KEY_PATH: optionalText,
+  /** Temporal's standard name of TEMPORAL_TLS_CA (set one of the two). */
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: optionalText,
+  /** Client certificate as PEM text, instead of a file. */
+  TEMPORAL_TLS_CLIENT_CERT_DATA: optionalText,
+  /** Client private key as PEM text, instead of a file. */
+  TEMPORAL_TLS_CLIENT_KEY_DATA: optionalText,
+  /** CA bundle as PEM text, instead of a file. */
+  TEMPORAL_TLS_SERVER_CA_CERT_DATA: optionalText,
   /** pino level. @defaultValue `info` */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** `json`, `pretty`, or `auto` (pretty on a TTY). @defaultValue `auto` */
@@ -177,22 +198,93 @@ export class ConfigError extends Error {
   }
 }
 
-/** Reads and validates the configuration. Throws `ConfigError` listing every bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const relevant = Object.fromEntries(
+/** Temporal's standard variable names that mean the same as the project's older ones. */
+const STANDARD_ALIASES = [
+  ['TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_CLIENT_CERT_PATH'],
+  ['TEMPORAL_TLS_KEY', 'TEMPORAL_TLS_CLIENT_KEY_PATH'],
+  ['TEMPORAL_TLS_CA', 'TEMPORAL_TLS_SERVER_CA_CERT_PATH'],
+] as const;
+
+/** A PEM is given as a file or as text: whichever the variables set, the profile's is not used for that PEM. */
+const PEM_SLOTS: ReadonlyArray<readonly ProfileVariable[]> = [
+  ['TEMPORAL_TLS_CERT', 'TEMPORAL_TLS_CLIENT_CERT_DATA'],
+  ['TEMPORAL_TLS_KEY', 'TEMPORAL_TLS_CLIENT_KEY_DATA'],
+  ['TEMPORAL_TLS_CA', 'TEMPORAL_TLS_SERVER_CA_CERT_DATA'],
+];
+
+/** Values never echoed in an error message. */
+const SECRET_VARIABLES = new Set(['TEMPORAL_API_KEY', 'TEMPORAL_TLS_CLIENT_KEY_DATA']);
+
+/** Options of `loadConfig`. */
+export interface LoadConfigOptions {
+  /** Temporal client profile to read (what `dlq --profile` sets). @defaultValue `TEMPORAL_PROFILE`, else `default` */
+  profile?: string;
+}
+
+/**
+ * Reads and validates the configuration. Throws `ConfigError` listing every bad variable.
+ *
+ * Connection settings come, highest first, from: the variables (`TEMPORAL_*`), the selected profile of the
+ * Temporal config file (see ./temporal-profile.ts), the defaults below.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadConfigOptions = {}): Config {
+  const relevant: Record<string, string | undefined> = Object.fromEntries(
     Object.keys(envSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
   );
+  const problems: string[] = [];
+  for (const [older, standard] of STANDARD_ALIASES) {
+    if (
+      relevant[older] !== undefined &&
+      relevant[standard] !== undefined &&
+      relevant[older] !== relevant[standard]
+    )
+      problems.push(`${older} and ${standard} name the same file: set one of them`);
+    relevant[older] ??= relevant[standard];
+  }
+  if (options.profile !== undefined) relevant.TEMPORAL_PROFILE = options.profile;
+  let profile: TemporalProfile | undefined;
+  try {
+    profile = readTemporalProfile(env, options.profile);
+  } catch (err) {
+    if (!(err instanceof ProfileError)) throw err;
+    problems.push(err.message);
+  }
+  const fromProfile = new Set<string>();
+  if (profile) {
+    const takeOver = (name: ProfileVariable) => {
+      const value = profile.values[name];
+      if (value === undefined || relevant[name] !== undefined) return;
+      relevant[name] = value;
+      fromProfile.add(name);
+    };
+    for (const slot of PEM_SLOTS)
+      if (slot.every((name) => relevant[name] === undefined)) slot.forEach(takeOver);
+    for (const name of Object.keys(profile.values) as ProfileVariable[])
+      if (!PEM_SLOTS.some((slot) => slot.includes(name))) takeOver(name);
+  }
+  const shown = (name: string) =>
+    SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(relevant[name] ?? '');
   const parsed = envSchema.safeParse(relevant);
   if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((i) => {
+    problems.push(
+      ...parsed.error.issues.map((i) => {
         const name = String(i.path[0] ?? '(environment)');
-        return `${name}=${JSON.stringify(env[name] ?? '')}: ${i.message}`;
+        const origin =
+          profile && fromProfile.has(name)
+            ? ` (key ${profile.keys[name as ProfileVariable]} of profile "${profile.profile}" in ${profile.file})`
+            : '';
+        return `${name}=${shown(name)}${origin}: ${i.message}`;
       }),
     );
   }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const config = parsed.data;
-  if (Boolean(config.TEMPORAL_TLS_CERT) !== Boolean(config.TEMPORAL_TLS_KEY)) {
+  for (const [path, data] of PEM_SLOTS)
+    if (config[path as keyof Config] !== undefined && config[data as keyof Config] !== undefined)
+      throw new ConfigError([`${path} and ${data}: give the PEM as a file or as text, not both`]);
+  const hasCert = Boolean(config.TEMPORAL_TLS_CERT ?? config.TEMPORAL_TLS_CLIENT_CERT_DATA);
+  const hasKey = Boolean(config.TEMPORAL_TLS_KEY ?? config.TEMPORAL_TLS_CLIENT_KEY_DATA);
+  if (hasCert !== hasKey) {
     throw new ConfigError(['TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY: set both for mTLS, or neither']);
   }
   return config;

@@ -28,7 +28,8 @@ type Layer =
 function layerOf(path: string): Layer | undefined {
   if (path.startsWith('workflows/')) return 'workflows';
   if (path.startsWith('activities/')) return 'activities';
-  if (['src/config.ts', 'src/logger.ts', 'src/web-ui-links.ts'].includes(path)) return 'config';
+  if (['src/config.ts', 'src/temporal-profile.ts', 'src/logger.ts', 'src/web-ui-links.ts'].includes(path))
+    return 'config';
   if (path === 'src/index.ts') return 'root';
   const folder = /^src\/([^/]+)\//.exec(path)?.[1];
   const folders: Record<string, Layer> = {

@@ -7,7 +7,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -114,6 +114,21 @@ describe('npm start', () => {
     } finally {
       held.server.close();
     }
+  });
+
+  it("uses the server named by the Temporal client profile's address, and starts no dev server", async () => {
+    const profileFile = join(dataDir, 'temporal.toml');
+    writeFileSync(profileFile, `[profile.suite]\naddress = "${requireEnv('TEMPORAL_ADDRESS')}"\n`);
+    const run = await runStart({
+      TEMPORAL_CONFIG_FILE: profileFile,
+      TEMPORAL_PROFILE: 'suite',
+      DLQ_DEV_SERVER_PORT: String(await freePort()),
+      DLQ_UI_PORT: String(await freePort()),
+    });
+    assert.equal(run.running, true, run.out);
+    assert.match(run.out, /Using the Temporal server at TEMPORAL_ADDRESS/);
+    assert.ok(run.out.includes(requireEnv('TEMPORAL_ADDRESS')), run.out);
+    assert.doesNotMatch(run.out, /Started the Temporal dev server/);
   });
 
   it('on free ports, starts its dev server and prints the TEMPORAL_ADDRESS the CLI needs next to the Web UI', async () => {

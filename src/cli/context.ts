@@ -39,6 +39,8 @@ export function debugEnabled(debug: string | undefined): boolean {
 
 export interface CliContext {
   config(): Config;
+  /** Uses this Temporal client profile (`dlq --profile`); called before the configuration is first read. */
+  selectProfile?(name: string): void;
   client(): Promise<Client>;
   /** Human output (stdout). */
   print(text: string): void;
@@ -56,9 +58,14 @@ export interface CliContext {
 export function createCliContext(env: NodeJS.ProcessEnv = process.env): CliContext {
   let config: Config | undefined;
   let client: Client | undefined;
-  const getConfig = () => (config ??= loadConfig(env));
+  let profile: string | undefined;
+  const getConfig = () => (config ??= loadConfig(env, { profile }));
   return {
     config: getConfig,
+    selectProfile(name) {
+      profile = name;
+      config = undefined;
+    },
     async client() {
       if (client) return client;
       const cfg = getConfig();

@@ -36,6 +36,14 @@ export async function runCli(argv: string[], ctx = createCliContext()): Promise<
     .description('Operate temporal-dlq: find, inspect, repair, retry, discard and export parked messages.')
     .version(packageVersion(), '-V, --version', 'print the version of temporal-dlq')
     .option('--verbose', 'print the stack of an unexpected failure (so does DEBUG=dlq)')
+    .option(
+      '--profile <name>',
+      'Temporal client profile of the config file (TEMPORAL_CONFIG_FILE, else ~/.config/temporalio/temporal.toml); set variables win',
+    )
+    .hook('preAction', () => {
+      const { profile } = program.opts<{ profile?: string }>();
+      if (profile !== undefined) ctx.selectProfile?.(profile);
+    })
     .addHelpText(
       'after',
       '\nExit codes: 0 ok; 1 usage or user error; 2 invalid configuration or server unreachable; 3 unexpected\n' +

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { Connection, Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { ConfigError, loadConfig } from '../config';
+import { readTemporalProfile } from '../temporal-profile';
 import type { Config } from '../config';
 import { buildConnectionOptions } from '../security/connection';
 import { createLogger } from '../logger';
@@ -35,7 +36,10 @@ async function main(): Promise<void> {
   warnOnMissingWorkerSettings(logger);
   let devServer: DevServer | undefined;
 
-  const addressGiven = Boolean(process.env.TEMPORAL_ADDRESS);
+  // An address set by the variable or by the selected Temporal client profile (`TEMPORAL_PROFILE`).
+  const addressGiven =
+    Boolean(process.env.TEMPORAL_ADDRESS) ||
+    readTemporalProfile(process.env)?.values.TEMPORAL_ADDRESS !== undefined;
   const useGivenServer = addressGiven && (await serverAnswers(config.TEMPORAL_ADDRESS));
   if (!useGivenServer) {
     // Before anything is built or started: a port held by another process (another npm start, a server

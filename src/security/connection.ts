@@ -16,7 +16,13 @@ type ConnectionConfig = Pick<
   | 'TEMPORAL_TLS_CA'
   | 'TEMPORAL_TLS_SERVER_NAME'
   | 'TEMPORAL_API_KEY'
->;
+> &
+  Partial<
+    Pick<
+      Config,
+      'TEMPORAL_TLS_CLIENT_CERT_DATA' | 'TEMPORAL_TLS_CLIENT_KEY_DATA' | 'TEMPORAL_TLS_SERVER_CA_CERT_DATA'
+    >
+  >;
 
 function readPem(variable: string, path: string): Buffer {
   try {
@@ -29,29 +35,25 @@ function readPem(variable: string, path: string): Buffer {
   }
 }
 
+/** A PEM given as text (a variable or a profile's `*_data` key) or as a file. */
+function pem(pathVariable: string, path: string | undefined, data: string | undefined): Buffer | undefined {
+  if (data !== undefined) return Buffer.from(data, 'utf8');
+  return path ? readPem(pathVariable, path) : undefined;
+}
+
 /** Connection options shared by the client (`Connection`) and the worker (`NativeConnection`). */
 export function buildConnectionOptions(
   config: ConnectionConfig,
 ): Pick<ConnectionOptions, 'address' | 'tls'> & { apiKey?: string } {
-  const mtls = config.TEMPORAL_TLS_CERT && config.TEMPORAL_TLS_KEY;
+  const crt = pem('TEMPORAL_TLS_CERT', config.TEMPORAL_TLS_CERT, config.TEMPORAL_TLS_CLIENT_CERT_DATA);
+  const key = pem('TEMPORAL_TLS_KEY', config.TEMPORAL_TLS_KEY, config.TEMPORAL_TLS_CLIENT_KEY_DATA);
+  const ca = pem('TEMPORAL_TLS_CA', config.TEMPORAL_TLS_CA, config.TEMPORAL_TLS_SERVER_CA_CERT_DATA);
   const useTls =
-    config.TEMPORAL_TLS ||
-    Boolean(mtls) ||
-    Boolean(config.TEMPORAL_TLS_CA) ||
-    Boolean(config.TEMPORAL_API_KEY);
+    config.TEMPORAL_TLS || Boolean(crt && key) || Boolean(ca) || Boolean(config.TEMPORAL_API_KEY);
   const tls = useTls
     ? {
-        ...(mtls
-          ? {
-              clientCertPair: {
-                crt: readPem('TEMPORAL_TLS_CERT', config.TEMPORAL_TLS_CERT!),
-                key: readPem('TEMPORAL_TLS_KEY', config.TEMPORAL_TLS_KEY!),
-              },
-            }
-          : {}),
-        ...(config.TEMPORAL_TLS_CA
-          ? { serverRootCACertificate: readPem('TEMPORAL_TLS_CA', config.TEMPORAL_TLS_CA) }
-          : {}),
+        ...(crt && key ? { clientCertPair: { crt, key } } : {}),
+        ...(ca ? { serverRootCACertificate: ca } : {}),
         ...(config.TEMPORAL_TLS_SERVER_NAME ? { serverNameOverride: config.TEMPORAL_TLS_SERVER_NAME } : {}),
       }
     : undefined;
