@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { Client } from '@temporalio/client';
 import type { WorkflowClientInterceptor } from '@temporalio/client';
-import { openTestEnv, uid, waitForStatus } from './helpers';
+import { openTestEnv, runCliCaptured, uid, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
 import { defineHandler } from '../src/worker/handlers';
 import { PermanentError } from '../src/contract/errors';
@@ -313,5 +313,35 @@ describe('NATS JetStream source', () => {
     for (let i = 0; i < total; i++)
       await env.client.workflow.getHandle(messageWorkflowId(okTopic, `f-${run}-${i}`)).describe();
     assert.deepEqual(await stream.unsettled('bridge'), { pending: 0, ackPending: 0 });
+  });
+
+  it('dlq bridge nats refuses bad flags (exit 1) and an unreachable NATS (exit 2)', async () => {
+    const cliEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: env.taskQueue };
+    const bad = await runCliCaptured(cliEnv, [
+      'bridge',
+      'nats',
+      '--stream',
+      'has.dot',
+      '--subject',
+      'a.>',
+      '--max-in-flight',
+      '0',
+      '--servers',
+      'nohost',
+    ]);
+    assert.equal(bad.code, 1, bad.err);
+    for (const flag of ['--servers', '--stream', '--max-in-flight']) assert.match(bad.err, new RegExp(flag));
+    const down = await runCliCaptured(cliEnv, [
+      'bridge',
+      'nats',
+      '--stream',
+      'S',
+      '--subject',
+      'a.>',
+      '--servers',
+      '127.0.0.1:1',
+    ]);
+    assert.equal(down.code, 2, down.err);
+    assert.match(down.err, /NATS 127\.0\.0\.1:1/);
   });
 });
