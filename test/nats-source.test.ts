@@ -315,8 +315,11 @@ describe('NATS JetStream source', () => {
     assert.deepEqual(await stream.unsettled('bridge'), { pending: 0, ackPending: 0 });
   });
 
-  it('dlq bridge nats refuses bad flags (exit 1) and an unreachable NATS (exit 2)', async () => {
+  it('dlq bridge nats has --help, refuses bad flags (exit 1) and an unreachable NATS (exit 2)', async () => {
     const cliEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_TASK_QUEUE: env.taskQueue };
+    const help = await runCliCaptured(cliEnv, ['bridge', 'nats', '--help']);
+    assert.equal(help.code, 0, help.err);
+    assert.match(help.out, /Nats-Msg-Id/);
     const bad = await runCliCaptured(cliEnv, [
       'bridge',
       'nats',

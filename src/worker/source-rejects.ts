@@ -14,6 +14,8 @@ const KNOWN_REASONS: ReadonlySet<string> = new Set(Object.values(SOURCE_REJECT_R
 /** Parks every rejected broker message as `validation` with its source's reason. */
 export const sourceRejectsHandler = defineHandler<SourceRejectPayload>({
   topic: SOURCE_REJECTS_TOPIC,
+  // It only throws: a short timeout keeps it out of createWorker's shutdown grace (the longest stage timeout).
+  timeout: '2s',
   handle: ({ payload }) => {
     const reason =
       typeof payload?.reason === 'string' && KNOWN_REASONS.has(payload.reason)
