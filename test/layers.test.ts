@@ -1,7 +1,7 @@
 /**
  * Keeps every import pointing down the layers of ARCHITECTURE.md's table: each folder imports only the layers
- * its row names, and no chain of value imports runs in a cycle. A new folder (the planned `src/connectors/`)
- * fails here until it gets a row in the table and a rule below.
+ * its row names, and no chain of value imports runs in a cycle. A new folder fails here until it gets a row
+ * in the table and a rule below.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,6 +19,7 @@ type Layer =
   | 'analytics'
   | 'activities'
   | 'client'
+  | 'connectors'
   | 'cli'
   | 'worker'
   | 'ops'
@@ -37,6 +38,7 @@ function layerOf(path: string): Layer | undefined {
     security: 'security',
     analytics: 'analytics',
     client: 'client',
+    connectors: 'connectors',
     cli: 'cli',
     worker: 'worker',
     ops: 'ops',
@@ -53,7 +55,8 @@ const MAY_IMPORT: Record<Layer, readonly Layer[]> = {
   analytics: ['contract', 'config'],
   activities: ['contract', 'analytics'],
   client: ['contract', 'config', 'security'],
-  cli: ['contract', 'config', 'security', 'client', 'analytics'],
+  connectors: ['contract', 'config', 'security', 'client'],
+  cli: ['contract', 'config', 'security', 'client', 'analytics', 'connectors'],
   // One layer in two folders: createWorker checks the set-up (ops/setup.ts), the standalone worker falls back
   // to the demo handlers, and `npm start` runs a worker. The cycle check below keeps them apart file by file.
   worker: ['contract', 'config', 'security', 'client', 'analytics', 'activities', 'ops'],
@@ -212,6 +215,7 @@ describe('layers', () => {
       'workflows/process-message.ts -> activities/message-activities.ts (type)',
       'src/worker/create-worker.ts -> activities/message-activities.ts',
       'src/cli/commands/publish.ts -> src/client/publish.ts',
+      'src/connectors/source.ts -> src/client/publish.ts',
       'src/ops/start.ts -> src/worker/create-worker.ts',
       'workflows/lazy-schemas.ts -> src/contract/operator-input.ts',
     ])
@@ -224,13 +228,15 @@ describe('layers', () => {
     probe.set('src/contract/probe-a.ts', "import { createWorker } from '../worker/create-worker';\n");
     probe.set('src/client/probe-b.ts', "import type { Handler } from '../worker/handlers';\n");
     probe.set('workflows/probe-c.ts', "export const lazy = () => require('../src/config');\n");
-    probe.set('src/connectors/probe-d.ts', "import { publish } from '../client/publish';\n");
+    probe.set('src/sinks/probe-d.ts', "import { publish } from '../client/publish';\n");
+    probe.set('src/connectors/probe-g.ts', "import { defineHandler } from '../worker/handlers';\n");
     const aboutProbes = (lines: string[]) => lines.filter((line) => line.includes('/probe-'));
     assert.deepEqual(aboutProbes(layerViolations(probe)), [
-      'src/connectors/probe-d.ts is in no layer: give its folder a row in ARCHITECTURE.md and a rule',
+      'src/sinks/probe-d.ts is in no layer: give its folder a row in ARCHITECTURE.md and a rule',
       'src/contract/probe-a.ts -> src/worker/create-worker.ts (contract may not import worker)',
       'src/client/probe-b.ts -> src/worker/handlers.ts (client may not import even the types of worker)',
       'workflows/probe-c.ts -> src/config.ts (workflows may not import config)',
+      'src/connectors/probe-g.ts -> src/worker/handlers.ts (connectors may not import worker)',
     ]);
     const cyclic = new Map(files);
     cyclic.set('src/contract/probe-e.ts', "import './probe-f';\n");

@@ -165,9 +165,12 @@ import type { PublishResult } from 'temporal-dlq/client';
 import { createWorker, defineHandler, PermanentError } from 'temporal-dlq/worker';
 import type { Handler } from 'temporal-dlq/worker';
 import { setupServer } from 'temporal-dlq';
+import { natsSource, runSource, SOURCE_REJECTS_TOPIC } from 'temporal-dlq/connectors';
+import type { Source } from 'temporal-dlq/connectors';
 const handler: Handler<{ n: number }> = defineHandler<{ n: number }>({ topic: 't', handle: ({ payload }) => payload.n });
 const results: Array<PublishResult['ok']> = [];
-export const used = [publish, PublishError, DlqTopic.name, createWorker, PermanentError, setupServer, handler, results];
+const sources: Source[] = [];
+export const used = [publish, PublishError, DlqTopic.name, createWorker, PermanentError, setupServer, handler, results, natsSource, runSource, SOURCE_REJECTS_TOPIC, sources];
 `;
 
 /** Handler modules for the standalone worker (DLQ_HANDLERS_MODULE), one of each module kind. */
@@ -194,6 +197,7 @@ console.log(JSON.stringify({
   worker: loaded.some((f) => f.includes('/node_modules/@temporalio/worker/')),
   coreBridge: loaded.some((f) => f.includes('/node_modules/@temporalio/core-bridge/')),
   native: loaded.filter((f) => f.endsWith('.node')).length,
+  nats: loaded.some((f) => f.includes('/node_modules/@nats-io/')),
 }));
 `;
 const MEASURE_ESM = `import { createRequire } from 'node:module';
@@ -207,6 +211,7 @@ console.log(JSON.stringify({
   worker: loaded.some((f) => f.includes('/node_modules/@temporalio/worker/')),
   coreBridge: loaded.some((f) => f.includes('/node_modules/@temporalio/core-bridge/')),
   native: loaded.filter((f) => f.endsWith('.node')).length,
+  nats: loaded.some((f) => f.includes('/node_modules/@nats-io/')),
 }));
 `;
 
@@ -216,6 +221,8 @@ interface Loaded {
   worker: boolean;
   coreBridge: boolean;
   native: number;
+  /** A broker library (@nats-io/*) was loaded. */
+  nats: boolean;
 }
 
 async function measure(dir: string, kind: 'commonjs' | 'module', specifier: string): Promise<Loaded> {
@@ -399,6 +406,25 @@ for (const kind of ['commonjs', 'module'] as const) {
         { worker: false, coreBridge: false, native: 0 },
       );
       assert.ok(client.modules < everything.modules, `${client.modules} < ${everything.modules}`);
+    });
+
+    it('temporal-dlq/connectors loads the broker library but not the SDK worker; the client and the root load none', async (t) => {
+      const dir = apps[kind]!;
+      const connectors = await measure(dir, kind, 'temporal-dlq/connectors');
+      const client = await measure(dir, kind, 'temporal-dlq/client');
+      t.diagnostic(
+        `${kind}: temporal-dlq/connectors ${connectors.modules} modules in ${Math.round(connectors.ms)} ms`,
+      );
+      assert.deepEqual(
+        { nats: connectors.nats, worker: connectors.worker, coreBridge: connectors.coreBridge },
+        { nats: true, worker: false, coreBridge: false },
+      );
+      assert.equal(client.nats, false);
+      assert.equal(
+        (await measure(dir, kind, 'temporal-dlq')).nats,
+        false,
+        'the root loads no broker library',
+      );
     });
   });
 }

@@ -10,6 +10,7 @@ import * as discardCommand from './commands/discard';
 import * as exportCommand from './commands/export';
 import * as statsCommand from './commands/stats';
 import * as configCommand from './commands/config';
+import * as bridgeCommand from './commands/bridge';
 
 /** Command modules: each exports `register(program, ctx)`. */
 const COMMANDS: Array<{ register: (program: Command, ctx: ReturnType<typeof createCliContext>) => void }> = [
@@ -22,6 +23,7 @@ const COMMANDS: Array<{ register: (program: Command, ctx: ReturnType<typeof crea
   exportCommand,
   statsCommand,
   configCommand,
+  bridgeCommand,
 ];
 
 /**

@@ -7,6 +7,7 @@ import type { Client } from '@temporalio/client';
 import { createMessageActivities } from '../../activities/message-activities';
 import { createAnalyticsActivities } from '../../activities/analytics-activities';
 import type { AnyHandler, Handler } from './handlers';
+import { sourceRejectsHandler } from './source-rejects';
 import { buildConnectionOptions, connectClient } from '../security/connection';
 import { dataConverterFromConfig } from '../security/data-converter';
 import { createLogger, PinoTemporalLogger } from '../logger';
@@ -91,6 +92,9 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
       throw new Error(`Topic "${handler.topic}" has two handlers; register each topic once`);
     handlers.set(handler.topic, handler as Handler<unknown>);
   }
+  // Broker sources park the messages they cannot read on a reserved topic (src/connectors/source.ts).
+  if (!handlers.has(sourceRejectsHandler.topic))
+    handlers.set(sourceRejectsHandler.topic, sourceRejectsHandler as Handler<unknown>);
   const connection = options.connection ?? (await NativeConnection.connect(buildConnectionOptions(config)));
   if (options.checkSetup ?? true) {
     try {
