@@ -239,6 +239,7 @@ export function createStageRunner(deps: StageRunnerDeps) {
     let beating: NodeJS.Timeout | undefined;
     let release: (() => void) | undefined;
     let result: unknown;
+    let resultBytes = 0;
     try {
       const solo = ledger?.solo ?? false;
       if (ledger) {
@@ -319,6 +320,9 @@ export function createStageRunner(deps: StageRunnerDeps) {
       } finally {
         clearTimeout(timer);
       }
+      // Measured before the attempt leaves the gate: a result that is not JSON (a cycle, a BigInt) throws
+      // here, and is recorded and charged as this attempt's failure.
+      resultBytes = jsonByteLength(result ?? null);
       // The result reaches the server only after this function returns, and the gate lets the next attempt
       // in before that. When that attempt runs alone (or this one did) and kills the process, the ledger
       // must not still say `running` here, or this finished attempt would be charged with a death of its
@@ -359,7 +363,7 @@ export function createStageRunner(deps: StageRunnerDeps) {
       clearInterval(beating);
       release?.();
     }
-    const bytes = jsonByteLength(result ?? null);
+    const bytes = resultBytes;
     if (bytes > MAX_STAGE_RESULT_BYTES) {
       throw systemFailure({
         errorClass: 'permanent',

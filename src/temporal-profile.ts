@@ -137,7 +137,9 @@ export function readTemporalProfile(
       overrideEnvVars: {},
     });
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
+    // Only the first line: a TOML syntax error goes on to quote the offending source line, which may hold
+    // an API key or a private key.
+    const message = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
     // A strict-validation message names its own profile and key (`profile.x: adress`), anywhere in the file.
     if (message.startsWith('Validation error')) throw new ProfileError(`${where}: ${message}`);
     throw new ProfileError(`${where}, profile "${profile}": ${message}`);

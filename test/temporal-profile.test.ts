@@ -217,6 +217,16 @@ describe('Temporal client profiles', () => {
   });
 });
 
+describe('a profile file that is not TOML', () => {
+  it('names the file and the syntax error without quoting its lines (they may hold keys)', () => {
+    const broken = join(dir, 'broken.toml');
+    writeFileSync(broken, '[profile.default]\napi_key = "SECRET-KEY-123\n');
+    const problems = problemsOf(() => loadConfig({ TEMPORAL_CONFIG_FILE: broken })).join('\n');
+    assert.match(problems, /broken\.toml/);
+    assert.ok(!problems.includes('SECRET-KEY-123'), problems);
+  });
+});
+
 describe('a profile against the real server', () => {
   let serverFile: string;
   const address = requireEnv('TEMPORAL_ADDRESS');

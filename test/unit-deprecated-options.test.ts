@@ -99,6 +99,10 @@ describe('deprecated millisecond options', () => {
     assert.equal((await warned('DLQ_DEP_RETRY_AFTER_MS')).length, 1);
     assert.throws(() => new TemporaryError('x', { retryAfter: '1s', retryAfterMs: 1000 }), TypeError);
     assert.throws(() => new TemporaryError('x', { retryAfter: 'later' }), /retryAfter: must be a duration/);
+    // A bad deprecated value alone (NaN from a missing header) is ignored, as before: the error keeps its class.
+    const nan = new TemporaryError('429', { reason: 'HTTP_429', retryAfterMs: Number(undefined) * 1000 });
+    assert.equal(nan.retryAfterMs, undefined);
+    assert.equal(classifyError(nan).reason, 'HTTP_429');
   });
 
   it('retentionMs and a number given to ensureRetention: the same namespace update as a duration, one warning', async () => {

@@ -133,6 +133,27 @@ describe('stage runner: ledger records around the gate', () => {
     assert.equal(next.ledger.deaths, 1, 'only the death of attempt 1 is charged');
   });
 
+  it('a result that is not JSON (a BigInt) is a charged failure, recorded before the gate', async () => {
+    const beats: Beat[] = [];
+    const handler = defineHandler<{ who: string }>({
+      topic: 'unit',
+      timeout: '10s',
+      heartbeatTimeout: '2s',
+      stages: [{ name: 'only', run: () => ({ amount: 10n }) }],
+    });
+    const runStage = createStageRunner({
+      handlers: new Map([['unit', handler as Handler<unknown>]]),
+      logger: pino({ level: 'silent' }),
+      identity: 'unit',
+      gate: new StageGate(),
+      currentContext: () => fakeContext('bigint', diedRunning, beats),
+    });
+    await assert.rejects(runStage(input('bigint')));
+    const last = beats.at(-1)?.ledger;
+    assert.equal(last?.phase, 'failed', 'charged as a failure, not left as waiting or running');
+    assert.equal(last?.charged, 2, 'the death of attempt 1 and this failure');
+  });
+
   it(
     'an attempt the server no longer knows stops waiting for its turn and never runs the stage',
     { timeout: 5_000 },

@@ -112,7 +112,10 @@ export abstract class DlqError extends Error {
   /** `retryAfter` in milliseconds. */
   readonly retryAfterMs: number | undefined;
 
-  /** Throws a TypeError for a `retryAfter` that is not a duration, or given twice (with `retryAfterMs`). */
+  /**
+   * Throws a TypeError for a `retryAfter` that is not a duration, or given twice (with `retryAfterMs`); a
+   * deprecated `retryAfterMs` that is not a number of milliseconds is ignored.
+   */
   constructor(message: string, options: DlqErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.reason = options.reason;
@@ -123,7 +126,10 @@ export abstract class DlqError extends Error {
       options.retryAfterMs,
       'DLQ_DEP_RETRY_AFTER_MS',
     );
-    if (retryAfter.problem) throw new TypeError(retryAfter.problem);
+    // A bad deprecated `retryAfterMs` alone (e.g. NaN from a missing header) is ignored, as it always was:
+    // throwing here would lose the error's class and reason.
+    const legacyOnly = options.retryAfter === undefined && options.retryAfterMs !== undefined;
+    if (retryAfter.problem && !legacyOnly) throw new TypeError(retryAfter.problem);
     this.retryAfterMs = retryAfter.ms;
   }
 }
