@@ -123,7 +123,9 @@ describe('worker crash', () => {
         );
         return done.count === TOTAL - parked && dead.count === parked ? true : undefined;
       },
-      240_000,
+      // Usually 50-110 s. After each kill every message in flight runs its stage alone (a suspect), one at a
+      // time; on PostgreSQL with a slow disk that drain took over 240 s once in a quiet CI run.
+      480_000,
     );
 
     // Exactly one execution per message, and none closed for a non-business reason.
