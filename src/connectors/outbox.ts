@@ -278,7 +278,7 @@ export function outboxSource(options: OutboxSourceOptions): Source {
     try {
       if (published.length)
         await client.query(
-          `UPDATE ${quoted} AS o SET published_at = now(), note = u.note
+          `UPDATE ${quoted} AS o SET published_at = clock_timestamp(), note = u.note
              FROM unnest($1::text[], $2::text[]) AS u(id, note) WHERE o.id = u.id`,
           [published.map(([id]) => id), published.map(([, f]) => f.note)],
         );
