@@ -210,6 +210,9 @@ export function outboxSource(options: OutboxSourceOptions): Source {
         client.on('error', resolve);
         client.on('end', () => resolve(new Error('connection ended')));
       });
+      // Stopping ends the connection wherever it is (connecting, listening), which ends this loop.
+      const stop = () => void client.end().catch(() => undefined);
+      signal.addEventListener('abort', stop, { once: true });
       try {
         await client.connect();
         client.on('notification', () => waker.poke());
@@ -223,12 +226,14 @@ export function outboxSource(options: OutboxSourceOptions): Source {
         if (closed || signal.aborted) return;
         log?.warn({ table, err: String(err) }, 'Outbox LISTEN connection lost; polling meanwhile');
       } catch (err) {
+        if (closed || signal.aborted) return;
         failures++;
         log?.warn(
           { table, err: String(err), retryInMs: backoff(failures) },
           'Outbox LISTEN unavailable; polling meanwhile',
         );
       } finally {
+        signal.removeEventListener('abort', stop);
         listener = undefined;
         await client.end().catch(() => undefined);
       }
