@@ -386,6 +386,7 @@ describe('PostgreSQL outbox relay', () => {
         .map((l) => l.retryInMs);
       assert.deepEqual(delays.slice(0, 3), [200, 400, 800], 'the delay grows to its cap');
       await admin.query(`ALTER DATABASE "${database}" ALLOW_CONNECTIONS true`);
+      await listening(table);
       const rows = Array.from({ length: 10 }, (_, i) => ({
         id: `r-${run}-${i}`,
         topic: okTopic,
@@ -398,6 +399,7 @@ describe('PostgreSQL outbox relay', () => {
       });
       assert.ok(logs.some((l) => l.msg === 'Outbox database reachable again'));
       assert.ok(logs.some((l) => l.msg === 'Outbox LISTEN connection lost; polling meanwhile'));
+      assert.ok(logs.some((l) => l.msg === 'Outbox LISTEN connection back'));
     } finally {
       relayRun.stop();
       await admin.query(`ALTER DATABASE "${database}" ALLOW_CONNECTIONS true`).catch(() => undefined);

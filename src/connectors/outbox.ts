@@ -44,6 +44,7 @@ export interface OutboxSourceOptions {
   reconnectDelayMs?: number;
   /** Longest wait before reconnecting. @defaultValue `30000` */
   maxReconnectDelayMs?: number;
+  /** Where the relay reports a database or LISTEN connection that is down, and a batch not committed. @defaultValue none (silent) */
   logger?: Logger;
 }
 
@@ -367,29 +368,39 @@ export function outboxSource(options: OutboxSourceOptions): Source {
             await new Waker().sleep(backoff(failures), signal);
             continue;
           }
-          const fates = new Map<string, RowFate>();
-          let open = 0;
-          let handedOver = false;
-          let allSettled: () => void = () => undefined;
-          const settledAll = new Promise<void>((resolve) => (allSettled = resolve));
-          for (const row of batch.rows) {
-            // Claimed rows not handed over (the relay is stopping) stay unpublished, untouched.
-            if (signal.aborted) break;
-            open++;
-            yield toMessage(
-              row,
-              (fate) => {
-                if (fates.has(row.id)) return;
-                fates.set(row.id, fate);
-                if (fates.size === open && handedOver) allSettled();
-              },
-              signal,
-            );
+          let finished = false;
+          try {
+            const fates = new Map<string, RowFate>();
+            let open = 0;
+            let handedOver = false;
+            let allSettled: () => void = () => undefined;
+            const settledAll = new Promise<void>((resolve) => (allSettled = resolve));
+            for (const row of batch.rows) {
+              // Claimed rows not handed over (the relay is stopping) stay unpublished, untouched.
+              if (signal.aborted) break;
+              open++;
+              yield toMessage(
+                row,
+                (fate) => {
+                  if (fates.has(row.id)) return;
+                  fates.set(row.id, fate);
+                  if (fates.size === open && handedOver) allSettled();
+                },
+                signal,
+              );
+            }
+            handedOver = true;
+            if (fates.size === open) allSettled();
+            await settledAll;
+            finished = true;
+            await finish(batch.client, fates, batch.onError);
+          } finally {
+            // Left mid-batch (the consumer stopped iterating): drop the connection, PostgreSQL rolls back.
+            if (!finished) {
+              batch.client.off('error', batch.onError);
+              batch.client.release(new Error('outbox relay stopped mid-batch'));
+            }
           }
-          handedOver = true;
-          if (fates.size === open) allSettled();
-          await settledAll;
-          await finish(batch.client, fates, batch.onError);
           if (batch.rows.length < batchSize) await waker.sleep(pollEveryMs, signal);
         }
       } finally {
