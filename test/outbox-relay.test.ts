@@ -10,7 +10,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pg from 'pg';
 import pino from 'pino';
@@ -406,6 +408,44 @@ describe('PostgreSQL outbox relay', () => {
       await admin.end();
     }
     assert.equal((await relayRun.counts).started, 10);
+  });
+
+  it('dlq bridge outbox --create-table creates the table, relays a row, and drains on SIGTERM (exit 0)', async () => {
+    const table = `outbox_cli_${run}`;
+    const child = spawn(
+      process.execPath,
+      [join(__dirname, '..', 'bin', 'dlq.js'), 'bridge', 'outbox', '--create-table', '--progress-every', '0'],
+      {
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: env.address,
+          TEMPORAL_TASK_QUEUE: env.taskQueue,
+          DLQ_BRIDGE_OUTBOX_DATABASE_URL: db.url,
+          DLQ_BRIDGE_OUTBOX_TABLE: table,
+          LOG_LEVEL: 'warn',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      await listening(table);
+      const id = `cli-${run}`;
+      await db.insert(table, [{ id, topic: okTopic, payload: JSON.stringify({ via: 'cli' }) }]);
+      await waitFor(`row ${id} published`, async () =>
+        (await db.rows(table)).get(id)?.published_at ? true : undefined,
+      );
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, err);
+      assert.match(out, /^1 started, 0 duplicate, 0 rejected, 0 given back$/m);
+      await waitForStatus(env.client, messageWorkflowId(okTopic, id), 'succeeded');
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
   });
 
   it('dlq bridge outbox has --help and --print-ddl, refuses bad flags and variables (exit 1) and an unreachable database (exit 2)', async () => {
