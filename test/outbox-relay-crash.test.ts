@@ -4,7 +4,8 @@
  * SIGTERM (it drains and exits 0). Afterwards every row is marked published, every row has exactly one
  * workflow, none is missing, and no stage ran twice for the same idempotency key. A killed relay's open batch
  * is rolled back by PostgreSQL (its row locks go with the connection); the rows it had started are claimed
- * again and found as duplicates.
+ * again and found as duplicates. Each kill waits until at least 10 rows are started but not yet marked (their
+ * batch open), and the last bridge must report duplicates: the crash between a start and its COMMIT happened.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,6 +27,8 @@ let env: TestEnv;
 let db: OutboxDb;
 let table: string;
 let bridge: ChildProcess | undefined;
+/** What the bridges printed (the last one's counts when it drains). */
+let lastSummary = '';
 
 before(async () => {
   db = await openOutboxDb('crash');
@@ -59,7 +62,7 @@ function startBridge(): ChildProcess {
       '--table',
       table,
       '--batch',
-      '100',
+      '200',
       '--max-in-flight',
       '64',
       '--poll-every',
@@ -78,7 +81,7 @@ function startBridge(): ChildProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
-  child.stdout.resume();
+  child.stdout.on('data', (d: Buffer) => (lastSummary += d.toString()));
   child.stderr.resume();
   return child;
 }
@@ -117,6 +120,16 @@ describe('dlq bridge outbox under SIGKILL', () => {
         async () => ((await unpublished()) < killBelow ? true : undefined),
         60_000,
       );
+      // Kill mid-batch: rows already started whose batch has not committed yet (they must come back as
+      // duplicates, never as second workflows).
+      await waitFor(
+        'rows started but not yet marked',
+        async () => {
+          const started = (await env.client.workflow.count(`DlqTopic = '${topic}'`)).count;
+          return started - (TOTAL - (await unpublished())) >= 10 ? true : undefined;
+        },
+        60_000,
+      );
       assert.equal(await stopped(bridge, 'SIGKILL'), 'SIGKILL');
     }
     const leftAfterKills = await unpublished();
@@ -128,6 +141,8 @@ describe('dlq bridge outbox under SIGKILL', () => {
       120_000,
     );
     assert.equal(await stopped(bridge, 'SIGTERM'), 0, 'SIGTERM drains and exits 0');
+    const duplicates = /(\d+) duplicate/.exec(lastSummary)?.[1];
+    assert.ok(Number(duplicates) > 0, `the last bridge found the killed one's started rows: ${lastSummary}`);
 
     const { rows: retried } = await db.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM "${table}" WHERE attempts > 0 OR note IS NOT NULL`,
@@ -153,7 +168,7 @@ describe('dlq bridge outbox under SIGKILL', () => {
       'no stage ran twice for the same key',
     );
     process.stdout.write(
-      `# 2000 rows, two SIGKILLs (${leftAfterKills} left after them), done in ${Date.now() - startedAt} ms\n`,
+      `# 2000 rows, two SIGKILLs (${leftAfterKills} left after them), done in ${Date.now() - startedAt} ms; the last bridge: ${lastSummary.trim()}\n`,
     );
   });
 });
