@@ -11,6 +11,7 @@ import * as exportCommand from './commands/export';
 import * as statsCommand from './commands/stats';
 import * as configCommand from './commands/config';
 import * as bridgeCommand from './commands/bridge';
+import * as bridgeOutboxCommand from './commands/bridge-outbox';
 
 /** Command modules: each exports `register(program, ctx)`. */
 const COMMANDS: Array<{ register: (program: Command, ctx: ReturnType<typeof createCliContext>) => void }> = [
@@ -24,6 +25,7 @@ const COMMANDS: Array<{ register: (program: Command, ctx: ReturnType<typeof crea
   statsCommand,
   configCommand,
   bridgeCommand,
+  bridgeOutboxCommand, // after bridgeCommand: adds `bridge outbox`
 ];
 
 /**

@@ -9,3 +9,14 @@ export { natsSource, stripSubjectPrefix, streamSequenceId, DEFAULT_NATS_DURABLE 
 export type { NatsSourceOptions } from './nats';
 export { SOURCE_REJECTS_TOPIC, SOURCE_REJECT_REASONS } from '../contract/source-rejects';
 export type { SourceRejectPayload, SourceRejectReason } from '../contract/source-rejects';
+export {
+  outboxSource,
+  outboxDdl,
+  ensureOutboxTable,
+  outboxChannel,
+  outboxFallbackId,
+  OUTBOX_DDL,
+  DEFAULT_OUTBOX_TABLE,
+  OUTBOX_TABLE_PATTERN,
+} from './outbox';
+export type { OutboxSourceOptions } from './outbox';
