@@ -52,8 +52,8 @@ export const benchOptionsSchema = z.object({
    */
   fill: z.enum(['real', 'seeded'], { message: "must be 'real' or 'seeded'" }),
   /**
-   * Phases left out: `throughput` (warm-up, happy-path rounds and their CPU profiles), `bulk` (the bulk
-   * retry). Park latency, the fill and analytics always run. @defaultValue none
+   * Phases left out: `throughput` (warm-up, happy-path rounds and their CPU profiles), `ingestion` (broker
+   * sources against `publishMany`), `bulk` (the bulk retry). Park latency, the fill and analytics always run. @defaultValue none
    */
   skip: z
     .string()
@@ -63,7 +63,30 @@ export const benchOptionsSchema = z.object({
         .map((s) => s.trim())
         .filter(Boolean),
     )
-    .pipe(z.array(z.enum(['throughput', 'bulk'], { message: "must be a list of 'throughput' and 'bulk'" }))),
+    .pipe(
+      z.array(
+        z.enum(['throughput', 'ingestion', 'bulk'], {
+          message: "must be a list of 'throughput', 'ingestion' and 'bulk'",
+        }),
+      ),
+    ),
+  /** Ingestion: messages loaded into each broker (and published from memory for the ratio). */
+  ingest: positive,
+  /**
+   * Ingestion: the brokers read through their sources (src/connectors/), each on this machine's default
+   * port. @defaultValue `nats`
+   */
+  ingestSources: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.enum(['nats'], { message: "must be a list of 'nats'" })).min(1)),
+  /** NATS with JetStream for the ingestion phase. */
+  natsUrl: z.string().regex(/^(nats:\/\/)?(127\.0\.0\.1|localhost):\d+$/, 'must be host:port on 127.0.0.1'),
   /** Parked messages in the failure group the bulk retry repairs (part of the largest size). */
   bulk: positive,
   /** Bulk retry: repairs in flight (the CLI's `--concurrency`). */
@@ -131,6 +154,9 @@ const DEFAULTS = {
   analyticsSizes: '1000,5000,20000',
   fill: 'real',
   skip: '',
+  ingest: '2000',
+  ingestSources: 'nats',
+  natsUrl: '127.0.0.1:4222',
   bulk: '5000',
   bulkConcurrency: '8',
   publishConcurrency: '32',
@@ -152,6 +178,7 @@ const QUICK = {
   warmup: '100',
   rounds: '1',
   park: '40',
+  ingest: '200',
   analyticsSizes: '100,300,600',
   bulk: '150',
   bullmq: '200',
@@ -189,7 +216,10 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv = proce
       '--fill <how>',
       'real (every message parked by the worker, default) or seeded (one real park per failure group, the rest started as parked-looking workflows with their search attributes; analytics only, no bulk retry)',
     )
-    .option('--skip <phases>', 'phases left out, a list of throughput and bulk (default: none)')
+    .option('--skip <phases>', 'phases left out, a list of throughput, ingestion and bulk (default: none)')
+    .option('--ingest <n>', 'ingestion: messages loaded into each broker')
+    .option('--ingest-sources <list>', 'ingestion: brokers read through their sources (default nats)')
+    .option('--nats-url <host:port>', 'NATS with JetStream for the ingestion phase')
     .option('--bulk <n>', 'messages in the bulk-retried failure group')
     .option('--bulk-concurrency <n>', "bulk retry's --concurrency")
     .option('--publish-concurrency <n>', 'publishMany concurrency (and baseline starts)')
@@ -246,7 +276,7 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   const sorted = [...o.analyticsSizes].sort((a, b) => a - b);
   if (sorted.join() !== o.analyticsSizes.join()) throw new Error('--analytics-sizes must be ascending');
   const largest = sorted[sorted.length - 1] ?? 0;
-  if (o.bulk + o.park > largest)
+  if (!o.skip.includes('bulk') && o.bulk + o.park > largest)
     throw new Error(
       `--bulk (${o.bulk}) plus --park (${o.park}) must not exceed the largest analytics size (${largest})`,
     );

@@ -9,6 +9,7 @@ import type { ParkLatency } from './phases/park-latency';
 import type { FillResult } from './phases/fill';
 import type { AnalyticsCost } from './phases/analytics';
 import type { BulkRetry } from './phases/bulk-retry';
+import type { IngestionRun } from './phases/ingestion';
 import type { BullmqContext } from './phases/bullmq';
 import type { ThreadProfile } from './profile';
 import type { Memory } from './ipc';
@@ -68,6 +69,8 @@ export interface BenchResults {
     peakAtLargestMiB: number | null;
     peakAfterBulkMiB: number | null;
   };
+  /** Null with `--skip ingestion` (and in results written before the phase existed). */
+  ingestion?: IngestionRun[] | null;
   bullmq: BullmqContext | null;
   profile: { dlq: ThreadProfile[]; baseline: ThreadProfile[] } | null;
 }
@@ -116,6 +119,17 @@ export function renderTable(r: BenchResults): string {
   });
   const t = r.throughput;
   if (t) pushThroughput(table, r, t);
+  for (const run of r.ingestion ?? []) {
+    if (run.source === 'memory') continue;
+    table.push([
+      `Ingestion ${run.source} → started · completed, msg/s (n=${run.n})`,
+      `${run.startedPerSecond} · ${run.completedPerSecond}`,
+      `publishMany from memory ${r.ingestion!.find((m) => m.source === 'memory')?.startedPerSecond ?? '?'} · ${r.ingestion!.find((m) => m.source === 'memory')?.completedPerSecond ?? '?'}`,
+      `${run.ratioStarted} · ${run.ratioCompleted}`,
+      '≥ 0.9',
+      ok(run.ratioCompleted >= 0.9),
+    ]);
+  }
   const h = r.historyEvents;
   const events = (n: number | null, what: string) => (n === null ? [] : [`${n} ${what}`]);
   table.push([

@@ -33,6 +33,9 @@ import { measureAnalytics } from './phases/analytics';
 import type { AnalyticsCost } from './phases/analytics';
 import { runBulkRetry } from './phases/bulk-retry';
 import type { BulkRetry } from './phases/bulk-retry';
+import { runIngestion } from './phases/ingestion';
+import type { IngestionBroker, IngestionRun } from './phases/ingestion';
+import { natsBroker } from './brokers/nats';
 import type { Memory } from './ipc';
 import { runBullmq } from './phases/bullmq';
 import { summariseProfiles } from './profile';
@@ -116,7 +119,26 @@ async function measure(
     profile = profiles;
   }
 
-  // 3. Park latency, then the DLQ filled size by size with analytics at each, on one long-lived worker.
+  // 3. Ingestion: each broker's source against publishMany from memory, on fresh workers.
+  let ingestion: IngestionRun[] | null = null;
+  if (options.skip.includes('ingestion')) log('ingestion: skipped (--skip ingestion)');
+  else {
+    const brokers: IngestionBroker[] = [];
+    try {
+      for (const kind of options.ingestSources)
+        if (kind === 'nats') brokers.push(await natsBroker(options.natsUrl, options.publishConcurrency));
+      ingestion = await runIngestion(ctx, brokers, options.ingest);
+      for (const run of ingestion)
+        log(
+          `  ${run.source}: ${run.startedPerSecond} msg/s started, ${run.completedPerSecond} completed (ratio ${run.ratioStarted} · ${run.ratioCompleted})`,
+        );
+      checkpoint({ ingestion });
+    } finally {
+      for (const broker of brokers) await broker.close();
+    }
+  }
+
+  // 4. Park latency, then the DLQ filled size by size with analytics at each, on one long-lived worker.
   const taskQueue = `bench-dlq-park-${ctx.runId}`;
   const worker = await startWorker(ctx, 'dlq', taskQueue);
   const points: MemoryPoint[] = [];
@@ -209,6 +231,7 @@ async function measure(
         peakAtLargestMiB: seeded ? null : memoryPoint('', largest, atLargest).peakRssMiB,
         peakAfterBulkMiB: afterBulk ? memoryPoint('', 0, afterBulk).peakRssMiB : null,
       },
+      ingestion,
       bullmq: null,
       profile,
     };
