@@ -14,6 +14,7 @@ import { VisibilityRateLimitedError } from '../src/analytics/visibility-budget';
 import { MAX_CARRIED_BUCKETS } from '../src/contract/alert-rules';
 import { postWebhook, WebhookStatusError } from '../src/analytics/webhook';
 import type { WebhookOptions } from '../src/analytics/webhook';
+import { newGaugeMemory, recordSnapshotGauges } from './analytics-metrics';
 
 /** Failure type of a delivery the receiver refused for good (a 4xx other than 408/429): not retried. */
 export const WEBHOOK_REJECTED = 'WebhookRejected';
@@ -73,6 +74,7 @@ function invalid(what: string, issues: z.core.$ZodIssue[]): ApplicationFailure {
 
 export function createAnalyticsActivities(deps: AnalyticsActivityDeps) {
   const log = deps.logger.child({ component: 'dlq-analytics' });
+  const gaugeMemory = newGaugeMemory();
 
   /**
    * Counts and one bounded listing over visibility, within the run's visibility budget; see
@@ -92,13 +94,15 @@ export function createAnalyticsActivities(deps: AnalyticsActivityDeps) {
     const context = Context.current();
     const client = await deps.client();
     try {
-      return await computeSnapshot(client, parsed.data.config, {
+      const snapshot = await computeSnapshot(client, parsed.data.config, {
         ...(carried?.success ? { previous: carried.data } : {}),
         ...(parsed.data.since ? { since: parsed.data.since } : {}),
         deadline: Date.now() + context.info.startToCloseTimeoutMs - DEADLINE_MARGIN_MS,
         signal: context.cancellationSignal,
         onBackoff: (delayMs) => context.heartbeat({ backoffMs: delayMs }),
       });
+      recordSnapshotGauges(context.metricMeter, snapshot, gaugeMemory);
+      return snapshot;
     } catch (err) {
       if (err instanceof VisibilityRateLimitedError)
         throw ApplicationFailure.create({ type: VISIBILITY_RATE_LIMITED, message: err.message });

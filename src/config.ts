@@ -51,6 +51,16 @@ const optionalText = z
 
 const port = (fallback: number) => integer(fallback, 1, 65535);
 
+/** `<IPv4>:<port>` or `[<IPv6>]:<port>`: the SDK's exporter binds a socket address, not a host name. */
+function isMetricsAddress(text: string): boolean {
+  const m = /^(?:(\d{1,3}(?:\.\d{1,3}){3})|\[([0-9A-Fa-f:.]+)\]):(\d{1,5})$/.exec(text.trim());
+  if (!m) return false;
+  if (m[1] && m[1].split('.').some((octet) => Number(octet) > 255)) return false;
+  if (m[2] && !m[2].includes(':')) return false;
+  const portNumber = Number(m[3]);
+  return portNumber >= 1 && portNumber <= 65535;
+}
+
 /**
  * Every environment variable the project reads, with its default. The README's configuration table
  * and docker-compose.yml are checked against these names by a test.
@@ -163,6 +173,15 @@ export const envSchema = z.object({
   DLQ_ALERT_WEBHOOK_SECRET: optionalText,
   /** Timeout of one webhook request; Temporal retries a failed one. @defaultValue `10s` */
   DLQ_ALERT_WEBHOOK_TIMEOUT: duration('10s'),
+  /**
+   * Serve Prometheus metrics (the SDK's worker metrics and the DLQ metrics) at `http://<address>/metrics`: an
+   * IP address and port, e.g. `127.0.0.1:9464` or `[::1]:9464` (`0.0.0.0:9464` for every interface).
+   * `npm start` turns it on at `127.0.0.1:9464`. @defaultValue off (standalone worker and `createWorker`)
+   */
+  DLQ_METRICS_ADDRESS: optionalText.refine((v) => v === undefined || isMetricsAddress(v), {
+    message:
+      'must be an IP address and a port from 1 to 65535, e.g. 127.0.0.1:9464, 0.0.0.0:9464 or [::1]:9464',
+  }),
   /** Publish the demo batch at `npm start`. @defaultValue `true` */
   DLQ_DEMO: boolean(true),
   /**

@@ -14,7 +14,15 @@ export type {
   TopicRetryOptions,
 } from './worker/handlers';
 export { createWorker, installRuntimeLogger } from './worker/create-worker';
-export type { CreateWorkerOptions } from './worker/create-worker';
+export type { CreateWorkerOptions, RuntimeInstallOptions } from './worker/create-worker';
+export { MetricsEndpointError } from './worker/runtime';
+export {
+  MESSAGE_COUNTERS,
+  ANALYTICS_GAUGES,
+  METRIC_LABELS,
+  exportedDlqMetrics,
+  exportedMetricName,
+} from './contract/metrics';
 export { WORKER_NODE_FLAGS, WORKER_ENV, missingWorkerSettings } from './worker/memory-settings';
 export { createLogger } from './logger';
 export { startCodecServer, codecServerFromConfig } from './security/codec-server';

@@ -145,6 +145,44 @@ describe('docker-compose.yml', () => {
     assert.doesNotThrow(() => loadConfig(workerEnv), 'the worker environment passes config validation');
   });
 
+  it('runs Prometheus with the DLQ rules, scraping the workers, and Grafana with the dashboard', () => {
+    assert.equal(env('worker').DLQ_METRICS_ADDRESS, '0.0.0.0:9464');
+    const prometheus = services.prometheus!;
+    assert.match(prometheus.image!, /^prom\/prometheus:v\d+\.\d+\.\d+$/);
+    assert.ok(prometheus.volumes!.includes('./observability/prometheus:/etc/prometheus:ro'));
+    assert.ok(prometheus.command!.includes('--config.file=/etc/prometheus/prometheus.yml'));
+    const scrape = parse(
+      readFileSync(join(root, 'observability', 'prometheus', 'prometheus.yml'), 'utf8'),
+    ) as {
+      rule_files: string[];
+      scrape_configs: Array<{ dns_sd_configs: Array<{ names: string[]; port: number }> }>;
+    };
+    assert.deepEqual(scrape.rule_files, ['dlq-rules.yml']);
+    assert.deepEqual(scrape.scrape_configs[0]!.dns_sd_configs[0], {
+      names: ['worker'],
+      type: 'A',
+      port: 9464,
+    });
+    const grafana = services.grafana!;
+    assert.match(grafana.image!, /^grafana\/grafana:\d+\.\d+\.\d+$/);
+    assert.ok(grafana.volumes!.includes('./observability/grafana/provisioning:/etc/grafana/provisioning:ro'));
+    assert.ok(grafana.volumes!.includes('./observability/grafana/dashboards:/var/lib/grafana/dashboards:ro'));
+    const provider = parse(
+      readFileSync(join(root, 'observability', 'grafana', 'provisioning', 'dashboards', 'dlq.yml'), 'utf8'),
+    ) as { providers: Array<{ options: { path: string } }> };
+    assert.equal(provider.providers[0]!.options.path, '/var/lib/grafana/dashboards');
+    const datasource = parse(
+      readFileSync(
+        join(root, 'observability', 'grafana', 'provisioning', 'datasources', 'prometheus.yml'),
+        'utf8',
+      ),
+    ) as { datasources: Array<{ uid: string; url: string }> };
+    assert.deepEqual(
+      [datasource.datasources[0]!.uid, datasource.datasources[0]!.url],
+      ['dlq-prometheus', 'http://prometheus:9090'],
+    );
+  });
+
   it('pins the server version of the production tier, which the pinned CLI embeds', () => {
     // CLI 1.5.1 embeds server 1.29.1 and UI 2.42.1: the same behaviour in Docker as in both test tiers.
     assert.equal(TEMPORAL_CLI_VERSION, '1.5.1');

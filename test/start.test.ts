@@ -134,7 +134,12 @@ describe('npm start', () => {
   it('on free ports, starts its dev server and prints the TEMPORAL_ADDRESS the CLI needs next to the Web UI', async () => {
     const port = await freePort();
     const uiPort = await freePort();
-    const run = await runStart({ DLQ_DEV_SERVER_PORT: String(port), DLQ_UI_PORT: String(uiPort) });
+    const metricsPort = await freePort();
+    const run = await runStart({
+      DLQ_DEV_SERVER_PORT: String(port),
+      DLQ_UI_PORT: String(uiPort),
+      DLQ_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`,
+    });
     assert.equal(run.running, true, run.out);
     assert.match(run.out, /Started the Temporal dev server/);
     assert.match(run.out, new RegExp(`^Temporal Web UI: http://127\\.0\\.0\\.1:${uiPort}$`, 'm'));
@@ -148,6 +153,10 @@ describe('npm start', () => {
         `^For the dlq CLI in another shell: export TEMPORAL_ADDRESS=127\\.0\\.0\\.1:${port} DLQ_UI_URL=http://127\\.0\\.0\\.1:${uiPort}$`,
         'm',
       ),
+    );
+    assert.match(
+      run.out,
+      new RegExp(`^Prometheus metrics: http://127\\.0\\.0\\.1:${metricsPort}/metrics$`, 'm'),
     );
     assert.equal(run.code, 0, run.out);
     // Ctrl+C stopped the dev server it started: both ports are free again.

@@ -44,6 +44,7 @@ import { factsFromFailure, noHandlerFacts, resultTooLargeFacts } from './failure
 import type { FailureFacts } from './failure-facts';
 import { runStageAttempts } from './stage-attempts';
 import * as machine from './message-machine';
+import { countMessageEvent } from './metrics';
 import { revisionOf } from '../src/contract/topic-policy';
 
 // The policy lookup is pure worker-side configuration: retry it until a worker answers (no attempt limit),
@@ -124,13 +125,15 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
     return parsed.success && parsed.data.operator ? { operator: parsed.data.operator } : {};
   };
 
-  const rejection = (problems: string[]) =>
-    ApplicationFailure.create({
+  const rejection = (problems: string[]) => {
+    countMessageEvent('repairRejected', state);
+    return ApplicationFailure.create({
       type: 'ValidationError',
       message: `Repair rejected: ${problems.join('; ')}`,
       details: [{ problems }],
       nonRetryable: true,
     });
+  };
 
   setHandler(stateQuery, () => state);
 
@@ -226,6 +229,7 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
     payload: unknown,
     changed: boolean,
   ) => {
+    countMessageEvent(action === 'redrive' ? 'redriven' : 'retried', state);
     machine.resume(state, { via, action, input: retryInput, payload, changed }, actions.splice(0), now());
     setStatus('retrying');
     setCurrentDetails(`Retrying (cycle ${state.cycle}) from stage ${state.deadLetter?.stage ?? 'start'}.`);
@@ -233,6 +237,8 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
 
   const finish = (status: MessageOutcome['status']): MessageOutcome => {
     machine.finish(state, status, now());
+    if (status === 'recovered' || status === 'discarded' || status === 'expired')
+      countMessageEvent(status, state);
     if (status !== 'succeeded') {
       setStatus(status);
       setCurrentDetails(`Resolved: ${status}.`);
@@ -278,6 +284,7 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
     if (action.kind === 'discard') {
       const parsed = operatorInputSchemas().discardInputSchema.safeParse(action.raw);
       if (!parsed.success) {
+        countMessageEvent('repairRejected', state);
         machine.audit(state, now(), {
           action: 'discard-rejected',
           via: 'signal',
@@ -305,6 +312,7 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
       applying = false;
     }
     if (!prepared.ok) {
+      countMessageEvent('repairRejected', state);
       machine.audit(state, now(), {
         action: 'retry-rejected',
         via: 'signal',
@@ -372,6 +380,7 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
       nowMs: now(),
       stageStartedAt,
     });
+    countMessageEvent('parked', state);
     // The policy recorded for this cycle decides: a cycle run by an older release replays without the memo.
     if (revisionOf(topicPolicy) >= 4) {
       setStatus('dead', [...searchAttributes, { key: DlqMessageId, value: dl.messageId }]);

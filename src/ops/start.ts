@@ -15,6 +15,7 @@ import { createLogger } from '../logger';
 import { createWorker, installRuntimeLogger } from '../worker/create-worker';
 import { ensureTemporalCli } from './temporal-cli';
 import { checkPortFree, PortInUseError, serverAnswers, startDevServer } from './dev-server';
+import { START_METRICS_ADDRESS, startMetricsAddress } from './start-metrics';
 import type { DevServer } from './dev-server';
 import { setupServer } from './setup';
 import { ensureAnalyticsSchedule } from '../analytics/schedule';
@@ -32,7 +33,8 @@ import { warnOnMissingWorkerSettings } from '../worker/memory-settings';
 async function main(): Promise<void> {
   let config = loadConfig();
   const logger = createLogger(config);
-  installRuntimeLogger(logger);
+  const metricsAddress = await startMetricsAddress(config, logger);
+  installRuntimeLogger(logger, metricsAddress ? { metricsAddress } : {});
   warnOnMissingWorkerSettings(logger);
   let devServer: DevServer | undefined;
 
@@ -136,7 +138,7 @@ async function main(): Promise<void> {
     logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE }, 'Worker polling');
     if (config.DLQ_DEMO)
       await runDemo(client, config.TEMPORAL_TASK_QUEUE, config.DLQ_MAX_PAYLOAD_BYTES, logger);
-    process.stdout.write(startedMessage(config, uiBase));
+    process.stdout.write(startedMessage(config, uiBase, metricsAddress));
     await running;
     await workerConnection.close();
     await connection.close();
@@ -147,7 +149,7 @@ async function main(): Promise<void> {
 }
 
 /** What `npm start` prints once everything runs: where the Web UI, the server and the parked messages are. */
-function startedMessage(config: Config, uiBase: string): string {
+function startedMessage(config: Config, uiBase: string, metricsAddress: string | undefined): string {
   const forCli = [
     `TEMPORAL_ADDRESS=${config.TEMPORAL_ADDRESS}`,
     ...(config.TEMPORAL_NAMESPACE !== 'default' ? [`TEMPORAL_NAMESPACE=${config.TEMPORAL_NAMESPACE}`] : []),
@@ -158,6 +160,9 @@ function startedMessage(config: Config, uiBase: string): string {
     `Temporal Web UI: ${uiBase}`,
     `Temporal server: ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE})`,
     `Parked messages: ${uiListUrl(uiBase, config.TEMPORAL_NAMESPACE, PARKED_QUERY)}`,
+    metricsAddress
+      ? `Prometheus metrics: http://${metricsAddress}/metrics`
+      : `Prometheus metrics: off (${START_METRICS_ADDRESS} was taken; set DLQ_METRICS_ADDRESS)`,
     `For the dlq CLI in another shell: export ${forCli.join(' ')}`,
     'Press Ctrl+C to stop.',
     '',

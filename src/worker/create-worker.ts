@@ -1,6 +1,6 @@
 /** `createWorker`: a Temporal worker for the message and analytics workflows, with the topic handlers. */
 import { existsSync } from 'node:fs';
-import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import type { WorkerOptions } from '@temporalio/worker';
 import type { Logger as PinoLogger } from 'pino';
 import type { Client } from '@temporalio/client';
@@ -10,7 +10,8 @@ import type { AnyHandler, Handler } from './handlers';
 import { sourceRejectsHandler } from './source-rejects';
 import { buildConnectionOptions, connectClient } from '../security/connection';
 import { dataConverterFromConfig } from '../security/data-converter';
-import { createLogger, PinoTemporalLogger } from '../logger';
+import { createLogger } from '../logger';
+import { installRuntimeLogger } from './runtime';
 import { loadConfig } from '../config';
 import type { Config } from '../config';
 import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_ENTRY } from './bundle-path';
@@ -33,7 +34,10 @@ export interface CreateWorkerOptions {
   taskQueue?: string;
   /** Pre-built workflow bundle. @defaultValue `dist/workflow-bundle.js`, or bundling from source when absent */
   workflowBundlePath?: string;
-  /** Install pino as the Temporal Runtime logger (once per process). @defaultValue `true` */
+  /**
+   * Install pino as the Temporal Runtime logger (once per process), with the Prometheus exporter when
+   * `config.DLQ_METRICS_ADDRESS` is set (`installRuntimeLogger`). @defaultValue `true`
+   */
   installRuntimeLogger?: boolean;
   /**
    * Client the analytics activities query visibility with (`dlqAnalytics` runs on this worker).
@@ -63,28 +67,18 @@ export interface CreateWorkerOptions {
   checkSetup?: boolean;
 }
 
-let runtimeInstalled = false;
-
-/**
- * Installs pino as the SDK's logger. The Runtime is created by the first NativeConnection or Worker,
- * so call this before either; a later call leaves the existing Runtime alone and says so.
- */
-export function installRuntimeLogger(logger: PinoLogger): void {
-  if (runtimeInstalled) return;
-  try {
-    Runtime.install({ logger: new PinoTemporalLogger(logger.child({ component: 'temporal-sdk' })) });
-  } catch (err) {
-    if ((err as Error).name !== 'IllegalStateError') throw err;
-    logger.warn('Temporal Runtime already existed; SDK logs keep their previous logger');
-  }
-  runtimeInstalled = true;
-}
+export { installRuntimeLogger } from './runtime';
+export type { RuntimeInstallOptions } from './runtime';
 
 /** Creates a worker. Call `worker.run()` (or `runUntil`) to start polling. */
 export async function createWorker(options: CreateWorkerOptions): Promise<Worker> {
   const config = options.config ?? loadConfig();
   const logger = options.logger ?? createLogger(config);
-  if (options.installRuntimeLogger ?? true) installRuntimeLogger(logger);
+  if (options.installRuntimeLogger ?? true)
+    installRuntimeLogger(
+      logger,
+      config.DLQ_METRICS_ADDRESS ? { metricsAddress: config.DLQ_METRICS_ADDRESS } : {},
+    );
 
   const handlers = new Map<string, Handler<unknown>>();
   for (const handler of options.handlers) {

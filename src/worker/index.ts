@@ -13,7 +13,8 @@ export type {
   TopicRetryOptions,
 } from './handlers';
 export { createWorker, installRuntimeLogger } from './create-worker';
-export type { CreateWorkerOptions } from './create-worker';
+export type { CreateWorkerOptions, RuntimeInstallOptions } from './create-worker';
+export { MetricsEndpointError } from './runtime';
 export { WORKER_NODE_FLAGS, WORKER_ENV, missingWorkerSettings } from './memory-settings';
 export { setupServer, registerSearchAttributes, ensureRetention, checkSetup, SetupError } from '../ops/setup';
 export type { SetupServerOptions } from '../ops/setup';

@@ -24,7 +24,10 @@ async function loadHandlers(modulePath: string | undefined): Promise<AnyHandler[
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config);
-  installRuntimeLogger(logger);
+  installRuntimeLogger(
+    logger,
+    config.DLQ_METRICS_ADDRESS ? { metricsAddress: config.DLQ_METRICS_ADDRESS } : {},
+  );
   warnOnMissingWorkerSettings(logger);
   const handlers = await loadHandlers(config.DLQ_HANDLERS_MODULE);
   const connection = await Connection.connect(buildConnectionOptions(config));
