@@ -36,6 +36,7 @@ import type { BulkRetry } from './phases/bulk-retry';
 import { runIngestion } from './phases/ingestion';
 import type { IngestionBroker, IngestionRun } from './phases/ingestion';
 import { natsBroker } from './brokers/nats';
+import { outboxBroker } from './brokers/outbox';
 import type { Memory } from './ipc';
 import { runBullmq } from './phases/bullmq';
 import { summariseProfiles } from './profile';
@@ -126,7 +127,11 @@ async function measure(
     const brokers: IngestionBroker[] = [];
     try {
       for (const kind of options.ingestSources)
-        if (kind === 'nats') brokers.push(await natsBroker(options.natsUrl, options.publishConcurrency));
+        brokers.push(
+          kind === 'nats'
+            ? await natsBroker(options.natsUrl, options.publishConcurrency)
+            : await outboxBroker(options.postgresUrl),
+        );
       ingestion = await runIngestion(ctx, brokers, options.ingest);
       for (const run of ingestion)
         log(
