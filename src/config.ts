@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ANALYTICS_SCHEDULE_ID, DEFAULT_TASK_QUEUE } from './contract/names';
 import { DURATION_HINT, parseDuration } from './contract/duration';
 import { MAX_PAYLOAD_BYTES_LIMIT } from './contract/limits';
+import { TRACING_MODES } from './contract/tracing';
 import { ProfileError, readTemporalProfile } from './temporal-profile';
 import type { ProfileVariable, TemporalProfile } from './temporal-profile';
 
@@ -163,6 +164,12 @@ export const envSchema = z.object({
   DLQ_ALERT_WEBHOOK_SECRET: optionalText,
   /** Timeout of one webhook request; Temporal retries a failed one. @defaultValue `10s` */
   DLQ_ALERT_WEBHOOK_TIMEOUT: duration('10s'),
+  /**
+   * OpenTelemetry tracing: `on` gives `connectClient`'s clients the OpenTelemetry client interceptor (so
+   * `publish` continues an upstream `traceparent` and records the trace id) and `createWorker` a span per
+   * stage attempt. Spans go to the TracerProvider the application registers. @defaultValue `off`
+   */
+  DLQ_TRACING: z.enum(TRACING_MODES, { error: `must be one of ${TRACING_MODES.join(', ')}` }).default('off'),
   /** Publish the demo batch at `npm start`. @defaultValue `true` */
   DLQ_DEMO: boolean(true),
   /**

@@ -13,7 +13,9 @@ import { dataConverterFromConfig } from '../security/data-converter';
 import { createLogger, PinoTemporalLogger } from '../logger';
 import { loadConfig } from '../config';
 import type { Config } from '../config';
-import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_ENTRY } from './bundle-path';
+import { WORKFLOW_BUNDLE_PATH, WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_ENTRY } from './bundle-path';
+import { workerTracing } from './tracing';
+import type { WorkerTracingOptions } from './tracing';
 import { checkSetup } from '../ops/setup';
 
 /** gRPC codes meaning "this credential may not ask": PERMISSION_DENIED, UNIMPLEMENTED, UNAUTHENTICATED. */
@@ -61,6 +63,13 @@ export interface CreateWorkerOptions {
    * @defaultValue `true`
    */
   checkSetup?: boolean;
+  /**
+   * OpenTelemetry tracing of the messages published with tracing on: a span per stage attempt in the message's
+   * trace, and the workflow's spans through `workflowSpanProcessor` (see `WorkerTracingOptions` and README →
+   * Observability → Tracing). Interceptors and sinks given in `workerOptions` are added to tracing's.
+   * @defaultValue `{ enabled: config.DLQ_TRACING === 'on' }`
+   */
+  tracing?: WorkerTracingOptions;
 }
 
 let runtimeInstalled = false;
@@ -116,9 +125,13 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     ? Promise.resolve(options.analyticsClient)
     : undefined;
   const bundlePath = options.workflowBundlePath ?? WORKFLOW_BUNDLE_PATH;
-  const workflowSource = existsSync(bundlePath)
+  // The pre-built bundle holds the workflow interceptor modules; bundling from source must add them.
+  const prebuilt = existsSync(bundlePath);
+  const workflowSource = prebuilt
     ? { workflowBundle: { codePath: bundlePath } }
     : { workflowsPath: WORKFLOWS_ENTRY };
+  const tracing = workerTracing(options.tracing?.enabled ?? config.DLQ_TRACING === 'on', options.tracing);
+  const extraInterceptors = options.workerOptions?.interceptors;
 
   return Worker.create({
     connection,
@@ -160,5 +173,15 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     // A deploy's graceful shutdown lets the stage attempts in flight finish (see `workerOptions`).
     shutdownGraceTime: Math.max(0, ...[...handlers.values()].map((h) => h.stageTimeoutMs)),
     ...options.workerOptions,
+    interceptors: {
+      ...extraInterceptors,
+      activity: [...tracing.activityInterceptors, ...(extraInterceptors?.activity ?? [])],
+      ...(prebuilt
+        ? {}
+        : {
+            workflowModules: [...WORKFLOW_INTERCEPTOR_MODULES, ...(extraInterceptors?.workflowModules ?? [])],
+          }),
+    },
+    sinks: { ...tracing.sinks, ...options.workerOptions?.sinks },
   });
 }
