@@ -20,12 +20,15 @@ import { TRACE_HEADER } from '@temporalio/interceptors-opentelemetry/lib/instrum
 import type { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { openTestEnv, requireEnv, runCliCaptured, uid, waitFor, waitForStatus } from './helpers';
+import { startDevServer } from '../src/ops/dev-server';
+import type { DevServer } from '../src/ops/dev-server';
+import { setupServer } from '../src/ops/setup';
 import type { TestEnv } from './helpers';
 import { defineHandler } from '../src/worker/handlers';
 import { publish, PublishError } from '../src/client/publish';
 import { connectClient } from '../src/security/connection';
 import { TemporaryError, ValidationError } from '../src/contract/errors';
-import { repairUpdate, stateQuery } from '../src/contract/definitions';
+import { repairUpdate, retrySignal, stateQuery } from '../src/contract/definitions';
 import { messageWorkflowId } from '../src/contract/names';
 import { TEMPORAL_TRACE_HEADER } from '../src/contract/tracing';
 import type { MessageOutcome } from '../src/contract/types';
@@ -302,4 +305,84 @@ describe('OpenTelemetry tracing', () => {
       workflowId,
     );
   });
+});
+
+describe('OpenTelemetry tracing across continue-as-new', () => {
+  let server: DevServer;
+  let canEnv: TestEnv;
+  let canClient: Client;
+  before(async () => {
+    // A server of its own that suggests continue-as-new after 40 events (as test/guards.test.ts does).
+    server = await startDevServer({
+      cliPath: requireEnv('DLQ_TEST_TEMPORAL_CLI'),
+      uiPort: false,
+      extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=40'],
+    });
+    canEnv = await openTestEnv(server.address);
+    await setupServer(canEnv.connection, { namespace: 'default', retention: '1d' });
+    canClient = await connectClient({ ...canEnv.config, DLQ_TRACING: 'on' });
+    await canEnv.startWorker(
+      handlers,
+      { DLQ_TRACING: 'on' },
+      {
+        tracing: { workflowSpanProcessor: new SimpleSpanProcessor(exporter) },
+      },
+    );
+  });
+  after(async () => {
+    await canEnv?.close();
+    await canClient?.connection.close();
+    await server?.stop();
+  });
+
+  it(
+    'the next run joins the trace, and the stage attempts after it stay in it',
+    { timeout: 120_000 },
+    async () => {
+      const traceId = hex(16);
+      const id = `can-${uid()}`;
+      const workflowId = messageWorkflowId(topic, id);
+      await publish(
+        canClient,
+        { id, topic, payload: { quantity: 'x' }, headers: { traceparent: `00-${traceId}-${hex(8)}-01` } },
+        { taskQueue: canEnv.taskQueue },
+      );
+      const handle = canEnv.client.workflow.getHandle(workflowId);
+      await waitForStatus(canEnv.client, workflowId, 'dead');
+      const firstRunId = (await handle.describe()).runId;
+      // Each rejected signal adds history events until the server suggests continue-as-new.
+      for (let i = 0; i < 30; i++) await handle.signal(retrySignal, { patch: 'not-an-object' as never });
+      await waitFor('continue-as-new', async () =>
+        (await handle.describe()).runId !== firstRunId ? true : undefined,
+      );
+      await canClient.workflow
+        .getHandle(workflowId)
+        .executeUpdate(repairUpdate, { args: [{ patch: { quantity: 4 } }] });
+      assert.equal(((await handle.result()) as MessageOutcome).status, 'recovered');
+
+      const runs = await waitFor('both runs’ RunWorkflow spans', () => {
+        const found = spansOf(traceId).filter((s) => s.name === 'RunWorkflow:processMessage');
+        return Promise.resolve(found.length === 2 ? found : undefined);
+      });
+      const continueSpan = spansOf(traceId).find((s) => s.name === 'ContinueAsNew:processMessage');
+      assert.ok(continueSpan, 'the first run continued as new inside the trace');
+      const [first, second] = [...runs].sort((a, b) => startMs(a) - startMs(b));
+      assert.equal(
+        second!.parentSpanId,
+        continueSpan.spanContext().spanId,
+        'the next run is a child of ContinueAsNew',
+      );
+      assert.equal(continueSpan.parentSpanId, first!.spanContext().spanId);
+      const attempts = forWorkflow(stageAttempts(exporter.getFinishedSpans()), workflowId);
+      assert.ok(attempts.length >= 4, `stage attempts before and after: ${attempts.length}`);
+      assert.deepEqual(
+        attempts.map((s) => s.spanContext().traceId),
+        attempts.map(() => traceId),
+      );
+      assert.ok(
+        attempts.some((s) => s.attributes['dlq.payload_version'] === 2),
+        'the repaired attempts ran in the trace',
+      );
+    },
+  );
 });
