@@ -27,6 +27,7 @@ import type { TestEnv } from './helpers';
 import { defineHandler } from '../src/worker/handlers';
 import { publish, PublishError } from '../src/client/publish';
 import { connectClient } from '../src/security/connection';
+import { ConfigError, loadConfig } from '../src/config';
 import { TemporaryError, ValidationError } from '../src/contract/errors';
 import { repairUpdate, retrySignal, stateQuery } from '../src/contract/definitions';
 import { messageWorkflowId } from '../src/contract/names';
@@ -115,6 +116,15 @@ after(async () => {
 describe('OpenTelemetry tracing', () => {
   it('uses the OpenTelemetry interceptors’ Temporal header name', () => {
     assert.equal(TEMPORAL_TRACE_HEADER, TRACE_HEADER);
+  });
+
+  it('DLQ_TRACING is off by default, and a bad value names the variable and what is allowed', () => {
+    assert.equal(loadConfig({}).DLQ_TRACING, 'off');
+    assert.throws(
+      () => loadConfig({ DLQ_TRACING: 'yes' }),
+      (err: unknown) =>
+        err instanceof ConfigError && err.problems.some((p) => /DLQ_TRACING/.test(p) && /off, on/.test(p)),
+    );
   });
 
   it(
