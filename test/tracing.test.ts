@@ -317,6 +317,63 @@ describe('OpenTelemetry tracing', () => {
   });
 });
 
+describe('a traced message on workers that cannot export', () => {
+  let plain: TestEnv;
+  let broken: TestEnv;
+  before(async () => {
+    plain = await openTestEnv(env.address);
+    await plain.startWorker(handlers); // DLQ_TRACING unset: off
+    broken = await openTestEnv(env.address);
+    const throwing = new SimpleSpanProcessor(exporter);
+    throwing.onEnd = () => {
+      throw new Error('span backend down');
+    };
+    await broken.startWorker(
+      handlers,
+      { DLQ_TRACING: 'on' },
+      { tracing: { workflowSpanProcessor: throwing } },
+    );
+  });
+  after(async () => {
+    await plain?.close();
+    await broken?.close();
+  });
+
+  for (const [label, which] of [
+    ['a worker with tracing off processes it and exports nothing', () => plain],
+    ['a worker whose workflow span processor throws still processes it', () => broken],
+  ] as const) {
+    it(label, async () => {
+      const worker = which();
+      const id = `mixed-${uid()}`;
+      const workflowId = messageWorkflowId(topic, id);
+      const published = await publish(
+        traced,
+        { id, topic, payload: { quantity: 5 } },
+        { taskQueue: worker.taskQueue },
+      );
+      assert.equal(published.ok, true);
+      const outcome = (await worker.client.workflow.getHandle(workflowId).result()) as MessageOutcome;
+      assert.equal(outcome.status, 'succeeded');
+      const traceId = (await worker.client.workflow.getHandle(workflowId).query(stateQuery)).envelope
+        .traceId!;
+      assert.match(traceId, /^[0-9a-f]{32}$/);
+      const names = spansOf(traceId).map((s) => s.name);
+      assert.ok(
+        !names.includes('RunWorkflow:processMessage'),
+        `no workflow span exported: ${names.join(', ')}`,
+      );
+      if (worker === plain) assert.ok(!names.includes('RunActivity:runStage'), 'no activity span');
+      else
+        assert.equal(
+          stageAttempts(forWorkflow(spansOf(traceId), workflowId)).length,
+          3,
+          'activity spans still go',
+        );
+    });
+  }
+});
+
 describe('OpenTelemetry tracing across continue-as-new', () => {
   let server: DevServer;
   let canEnv: TestEnv;
