@@ -15,6 +15,7 @@ export type {
 } from './worker/handlers';
 export { createWorker, installRuntimeLogger } from './worker/create-worker';
 export type { CreateWorkerOptions } from './worker/create-worker';
+export type { WorkerTracingOptions } from './worker/tracing';
 export { WORKER_NODE_FLAGS, WORKER_ENV, missingWorkerSettings } from './worker/memory-settings';
 export { createLogger } from './logger';
 export { startCodecServer, codecServerFromConfig } from './security/codec-server';
