@@ -132,6 +132,11 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     : { workflowsPath: WORKFLOWS_ENTRY };
   const tracing = workerTracing(options.tracing?.enabled ?? config.DLQ_TRACING === 'on', options.tracing);
   const extraInterceptors = options.workerOptions?.interceptors;
+  if (tracing.noTracerProvider)
+    logger.warn(
+      'Tracing is on (DLQ_TRACING=on) but no OpenTelemetry TracerProvider is registered: the trace context is carried, ' +
+        'but no span is exported. Register one (e.g. @opentelemetry/sdk-node) before creating the worker',
+    );
 
   return Worker.create({
     connection,

@@ -86,6 +86,8 @@ function tracedActivityInterceptors(otel: typeof OtelModule): ActivityIntercepto
 export interface WorkerTracingParts {
   activityInterceptors: ActivityInterceptorsFactory[];
   sinks: InjectedSinks<OpenTelemetrySinks>;
+  /** Tracing is on but no global TracerProvider is registered: activity spans are not recorded (say so). */
+  noTracerProvider: boolean;
 }
 
 /**
@@ -95,15 +97,25 @@ export interface WorkerTracingParts {
  */
 export function workerTracing(enabled: boolean, options: WorkerTracingOptions = {}): WorkerTracingParts {
   if (!enabled) {
-    return { activityInterceptors: [], sinks: { [EXPORTER_SINK]: { export: { fn: () => undefined } } } };
+    return {
+      activityInterceptors: [],
+      sinks: { [EXPORTER_SINK]: { export: { fn: () => undefined } } },
+      noTracerProvider: false,
+    };
   }
   ensureTracingGlobals();
   const otel = loadOtel();
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only with tracing on
+  const api = require('@opentelemetry/api') as typeof ApiModule;
+  const global = api.trace.getTracerProvider();
+  const noTracerProvider =
+    global instanceof api.ProxyTracerProvider && global.getDelegateTracer('temporal-dlq') === undefined;
   const processor = options.workflowSpanProcessor;
   if (!processor) {
     return {
       activityInterceptors: [tracedActivityInterceptors(otel)],
       sinks: { [EXPORTER_SINK]: { export: { fn: () => undefined } } },
+      noTracerProvider,
     };
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only with tracing on
@@ -112,5 +124,6 @@ export function workerTracing(enabled: boolean, options: WorkerTracingOptions = 
   return {
     activityInterceptors: [tracedActivityInterceptors(otel)],
     sinks: { [EXPORTER_SINK]: otel.makeWorkflowExporter(processor, resource) },
+    noTracerProvider,
   };
 }
