@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { ANALYTICS_SCHEDULE_ID, DEFAULT_TASK_QUEUE } from './contract/names';
 import { DURATION_HINT, parseDuration } from './contract/duration';
 import { MAX_PAYLOAD_BYTES_LIMIT } from './contract/limits';
+import { TRACING_MODES } from './contract/tracing';
 import { ProfileError, readTemporalProfile } from './temporal-profile';
 import type { ProfileVariable, TemporalProfile } from './temporal-profile';
 
@@ -182,6 +183,12 @@ export const envSchema = z.object({
     message:
       'must be an IP address and a port from 1 to 65535, e.g. 127.0.0.1:9464, 0.0.0.0:9464 or [::1]:9464',
   }),
+  /**
+   * OpenTelemetry tracing: `on` gives `connectClient`'s clients the OpenTelemetry client interceptor (so
+   * `publish` continues an upstream `traceparent` and records the trace id) and `createWorker` a span per
+   * stage attempt. Spans go to the TracerProvider the application registers. @defaultValue `off`
+   */
+  DLQ_TRACING: z.enum(TRACING_MODES, { error: `must be one of ${TRACING_MODES.join(', ')}` }).default('off'),
   /** Publish the demo batch at `npm start`. @defaultValue `true` */
   DLQ_DEMO: boolean(true),
   /**

@@ -23,6 +23,7 @@ export {
   exportedDlqMetrics,
   exportedMetricName,
 } from './contract/metrics';
+export type { WorkerTracingOptions } from './worker/tracing';
 export { WORKER_NODE_FLAGS, WORKER_ENV, missingWorkerSettings } from './worker/memory-settings';
 export { createLogger } from './logger';
 export { startCodecServer, codecServerFromConfig } from './security/codec-server';

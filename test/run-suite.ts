@@ -21,6 +21,7 @@ import { basename, join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { ensureTemporalCli } from '../src/ops/temporal-cli';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../src/worker/bundle-path';
 import { startDevServer } from '../src/ops/dev-server';
 import { setupServer } from '../src/ops/setup';
 import { ALL_SEARCH_ATTRIBUTES } from '../src/contract/search-attributes';
@@ -257,6 +258,8 @@ async function main(): Promise<number> {
   const noop = (): void => undefined;
   const { code: bundle } = await bundleWorkflowCode({
     workflowsPath: require.resolve('../workflows'),
+    // The same interceptor module as the shipped bundle (scripts/bundle-workflows.ts): tracing of traced messages.
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
     logger: { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: console.error },
   });
   writeFileSync(bundlePath, bundle);

@@ -29,6 +29,7 @@ export type { Classification } from '../contract/classify';
 export { retrySignal, discardSignal, repairUpdate, stateQuery } from '../contract/definitions';
 export * from '../contract/search-attributes';
 export * from '../contract/names';
+export * from '../contract/tracing';
 export { PARKED_QUERY, statusQuery } from '../contract/queries';
 export { publishInputSchema, envelopeSchema } from '../contract/envelope';
 export type { Envelope, PublishInput } from '../contract/envelope';

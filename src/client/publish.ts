@@ -10,6 +10,8 @@ import { DEFAULT_TASK_QUEUE, messageWorkflowId, PROCESS_MESSAGE_WORKFLOW } from 
 import { DlqMessageId, DlqTopic } from '../contract/search-attributes';
 import { jsonByteLength } from '../contract/size';
 import type { ProcessMessageInput } from '../contract/types';
+import { hasTracingInterceptor } from '../security/client-tracing';
+import { TraceIdMismatch, withPublishSpan } from './publish-span';
 
 /** Options of `publish` and `publishMany`. */
 export interface PublishOptions {
@@ -17,6 +19,16 @@ export interface PublishOptions {
   taskQueue?: string;
   /** Largest payload accepted, in UTF-8 bytes of its JSON. @defaultValue `262144` (256 KiB) */
   maxPayloadBytes?: number;
+  /**
+   * Trace the publish (README → Observability → Tracing): a `dlq.publish <topic>` span, a child of the
+   * envelope's `headers.traceparent` when there is one (else of the active span), around the workflow start;
+   * the envelope's `traceId` becomes that trace's id (a different `traceId` from the producer is refused with
+   * `INVALID_ENVELOPE`). Needs the OpenTelemetry client interceptor on the client for the trace to reach the
+   * workflow. Off costs nothing: no OpenTelemetry module is loaded.
+   * @defaultValue `true` when the client carries `OpenTelemetryWorkflowClientInterceptor` (`connectClient` adds
+   * it with `DLQ_TRACING=on`), else `false`
+   */
+  tracing?: boolean;
 }
 
 /** The result of one publish. */
@@ -70,6 +82,38 @@ export async function publish(
   options: PublishOptions = {},
 ): Promise<PublishResult> {
   const envelope = toEnvelope(message, options.maxPayloadBytes);
+  if (!(options.tracing ?? tracedClient(client))) return startMessage(client, envelope, options);
+  try {
+    return await withPublishSpan(
+      envelope,
+      (traced) => startMessage(client, traced, options),
+      (result) => ({
+        temporalWorkflowId: result.ok ? result.workflowId : '',
+        'dlq.duplicate': result.ok && result.duplicate,
+      }),
+    );
+  } catch (err) {
+    if (err instanceof TraceIdMismatch) throw new PublishError([err.message], 'INVALID_ENVELOPE');
+    throw err;
+  }
+}
+
+const tracedClients = new WeakMap<Client, boolean>();
+/** Whether the client carries the OpenTelemetry client interceptor (looked up once per client). */
+function tracedClient(client: Client): boolean {
+  let traced = tracedClients.get(client);
+  if (traced === undefined) {
+    traced = hasTracingInterceptor(client.workflow.options.interceptors);
+    tracedClients.set(client, traced);
+  }
+  return traced;
+}
+
+async function startMessage(
+  client: Client,
+  envelope: Envelope,
+  options: PublishOptions,
+): Promise<PublishResult> {
   const workflowId = messageWorkflowId(envelope.topic, envelope.id);
   try {
     const handle = await client.workflow.start(PROCESS_MESSAGE_WORKFLOW, {

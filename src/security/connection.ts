@@ -6,6 +6,7 @@ import { ConfigError } from '../config';
 import type { Config } from '../config';
 import { dataConverterFromConfig } from './data-converter';
 import type { EncryptionConfig } from './data-converter';
+import { tracingClientInterceptors } from './client-tracing';
 
 type ConnectionConfig = Pick<
   Config,
@@ -64,11 +65,22 @@ export function buildConnectionOptions(
   };
 }
 
-/** Connects a client to the configured server and namespace, with the shared data converter (encryption). */
+/**
+ * Connects a client to the configured server and namespace, with the shared data converter (encryption) and,
+ * with `DLQ_TRACING=on`, the OpenTelemetry client interceptor (`publish` then traces: README → Tracing).
+ */
 export async function connectClient(
-  config: ConnectionConfig & Pick<Config, 'TEMPORAL_NAMESPACE'> & EncryptionConfig,
+  config: ConnectionConfig &
+    Pick<Config, 'TEMPORAL_NAMESPACE'> &
+    Partial<Pick<Config, 'DLQ_TRACING'>> &
+    EncryptionConfig,
 ): Promise<Client> {
   const dataConverter = dataConverterFromConfig(config);
   const connection = await Connection.connect(buildConnectionOptions(config));
-  return new Client({ connection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
+  return new Client({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter,
+    ...(config.DLQ_TRACING === 'on' ? { interceptors: { workflow: tracingClientInterceptors() } } : {}),
+  });
 }

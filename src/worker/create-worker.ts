@@ -14,7 +14,9 @@ import { createLogger } from '../logger';
 import { installRuntimeLogger } from './runtime';
 import { loadConfig } from '../config';
 import type { Config } from '../config';
-import { WORKFLOW_BUNDLE_PATH, WORKFLOWS_ENTRY } from './bundle-path';
+import { WORKFLOW_BUNDLE_PATH, WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_ENTRY } from './bundle-path';
+import { workerTracing } from './tracing';
+import type { WorkerTracingOptions } from './tracing';
 import { checkSetup } from '../ops/setup';
 
 /** gRPC codes meaning "this credential may not ask": PERMISSION_DENIED, UNIMPLEMENTED, UNAUTHENTICATED. */
@@ -65,6 +67,13 @@ export interface CreateWorkerOptions {
    * @defaultValue `true`
    */
   checkSetup?: boolean;
+  /**
+   * OpenTelemetry tracing of the messages published with tracing on: a span per stage attempt in the message's
+   * trace, and the workflow's spans through `workflowSpanProcessor` (see `WorkerTracingOptions` and README →
+   * Observability → Tracing). Interceptors and sinks given in `workerOptions` are added to tracing's.
+   * @defaultValue `{ enabled: config.DLQ_TRACING === 'on' }`
+   */
+  tracing?: WorkerTracingOptions;
 }
 
 export { installRuntimeLogger } from './runtime';
@@ -110,9 +119,18 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     ? Promise.resolve(options.analyticsClient)
     : undefined;
   const bundlePath = options.workflowBundlePath ?? WORKFLOW_BUNDLE_PATH;
-  const workflowSource = existsSync(bundlePath)
+  // The pre-built bundle holds the workflow interceptor modules; bundling from source must add them.
+  const prebuilt = existsSync(bundlePath);
+  const workflowSource = prebuilt
     ? { workflowBundle: { codePath: bundlePath } }
     : { workflowsPath: WORKFLOWS_ENTRY };
+  const tracing = workerTracing(options.tracing?.enabled ?? config.DLQ_TRACING === 'on', options.tracing);
+  const extraInterceptors = options.workerOptions?.interceptors;
+  if (tracing.noTracerProvider)
+    logger.warn(
+      'Tracing is on (DLQ_TRACING=on) but no OpenTelemetry TracerProvider is registered: the trace context is carried, ' +
+        'but no span is exported. Register one (e.g. @opentelemetry/sdk-node) before creating the worker',
+    );
 
   return Worker.create({
     connection,
@@ -154,5 +172,15 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     // A deploy's graceful shutdown lets the stage attempts in flight finish (see `workerOptions`).
     shutdownGraceTime: Math.max(0, ...[...handlers.values()].map((h) => h.stageTimeoutMs)),
     ...options.workerOptions,
+    interceptors: {
+      ...extraInterceptors,
+      activity: [...tracing.activityInterceptors, ...(extraInterceptors?.activity ?? [])],
+      ...(prebuilt
+        ? {}
+        : {
+            workflowModules: [...WORKFLOW_INTERCEPTOR_MODULES, ...(extraInterceptors?.workflowModules ?? [])],
+          }),
+    },
+    sinks: { ...tracing.sinks, ...options.workerOptions?.sinks },
   });
 }

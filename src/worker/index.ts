@@ -15,6 +15,7 @@ export type {
 export { createWorker, installRuntimeLogger } from './create-worker';
 export type { CreateWorkerOptions, RuntimeInstallOptions } from './create-worker';
 export { MetricsEndpointError } from './runtime';
+export type { WorkerTracingOptions } from './tracing';
 export { WORKER_NODE_FLAGS, WORKER_ENV, missingWorkerSettings } from './memory-settings';
 export { setupServer, registerSearchAttributes, ensureRetention, checkSetup, SetupError } from '../ops/setup';
 export type { SetupServerOptions } from '../ops/setup';
