@@ -27,6 +27,7 @@ import {
   DlqParkedAt,
   DlqReason,
   DlqTopic,
+  DlqUndelivered,
 } from '../contract/search-attributes';
 import { PARKED_QUERY, statusQuery } from '../contract/queries';
 import { parseDuration } from '../contract/duration';
@@ -205,7 +206,7 @@ export async function computeSnapshot(
 
   // 2. Essentials, concurrently (the budget paces them).
   const pieces = previousEnd !== undefined ? splitAtHours(previousEnd, windowEnd) : [];
-  const [resolvedCounts, inflowCounts, counted, oldestSearch] = await Promise.all([
+  const [resolvedCounts, inflowCounts, counted, oldestSearch, undeliveredCount] = await Promise.all([
     Promise.all(
       [
         `${scope} AND ${statusQuery('retrying')}`,
@@ -225,6 +226,8 @@ export async function computeSnapshot(
         ])
       : undefined,
     page.more ? searchOldest(rows, parked, list) : undefined,
+    // Not an essential: after them, before the breakdowns (null when the budget did not reach it).
+    count(`${scope} AND ${DlqUndelivered.name} IS NOT NULL`),
   ]);
   const [retrying = 0, recovered = 0, discarded = 0, expired = 0] = resolvedCounts;
   // A full page with nothing after it, or a count no larger than the page: the listing holds every one.
@@ -373,6 +376,7 @@ export async function computeSnapshot(
     },
     retrying,
     resolved: { recovered, discarded, expired },
+    undeliveredMirror: undeliveredCount ?? null,
     requeueSuccessRate: recovered + reParked > 0 ? recovered / (recovered + reParked) : null,
     averageAttempts: withAttempts > 0 ? attemptSum / withAttempts : null,
     attemptsDistribution,
