@@ -12,7 +12,7 @@ import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { openTestEnv, uid, waitFor, waitForStatus } from './helpers';
+import { openTestEnv, recordHistory, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
 import { defineHandler } from '../src/worker/handlers';
 import { publish } from '../src/client/publish';
@@ -127,6 +127,7 @@ describe('immediate alerts', () => {
     // Delivered: nothing is recorded as undelivered.
     const described = await env.client.workflow.getHandle(workflowId).describe();
     assert.equal(described.typedSearchAttributes.get(DlqUndelivered), undefined);
+    await recordHistory(env.client, workflowId, 'alert-webhook-delivered');
   });
 
   it('a webhook that stays down is recorded as undelivered and counted by analytics', async () => {
@@ -151,5 +152,6 @@ describe('immediate alerts', () => {
     // Still parked and waiting for its operator: the alert never blocked it.
     const state = await waitForStatus(downEnv.client, workflowId, 'dead');
     assert.equal(state.deadLetter?.errorClass, 'security');
+    await recordHistory(downEnv.client, workflowId, 'alert-webhook-undelivered');
   });
 });

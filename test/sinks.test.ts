@@ -13,7 +13,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { openTestEnv, uid, waitFor, waitForStatus } from './helpers';
+import { openTestEnv, recordHistory, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
 import { defineHandler } from '../src/worker/handlers';
 import { publish } from '../src/client/publish';
@@ -99,7 +99,8 @@ before(async () => {
       sinks: {
         nats: { servers: ['127.0.0.1:1'], subjectPrefix: sinkPrefix, stream: sinkStream, timeoutMs: 500 },
         postgres: { connectionString: 'postgres://postgres@127.0.0.1:1/none', timeoutMs: 500 },
-        parkBudgetMs: 3000,
+        // A park event is retried for an hour: the retry below must not wait for it.
+        parkBudgetMs: 3_600_000,
         resolutionBudgetMs: 3000,
       },
     },
@@ -194,6 +195,7 @@ describe('dead letters mirrored out', () => {
     assert.equal(resolvedRow.resolution_reason, 'customer id corrected');
     const described = await handle.describe();
     assert.equal(described.typedSearchAttributes.get(DlqUndelivered), undefined);
+    await recordHistory(env.client, workflowId, 'mirrored-recovered');
   });
 
   it('a discard goes out as the resolution, with its reason, on the topic subject and in the table', async () => {
@@ -213,7 +215,7 @@ describe('dead letters mirrored out', () => {
     // Not from NATS: the subject is the prefix and the topic, and there is no stream sequence.
     const events = await sinkMessages(`${sinkPrefix}${direct}`);
     assert.deepEqual(
-      events.map((e) => e.event.kind),
+      events.filter((e) => e.event.workflowId === workflowId).map((e) => e.event.kind),
       ['parked', 'discarded'],
     );
     assert.equal(events[0]!.headers['X-Original-Subject'], direct);
@@ -224,6 +226,30 @@ describe('dead letters mirrored out', () => {
     assert.equal(row.resolution_reason, 'customer closed the account');
     assert.equal(row.resolved_by, 'bob');
     assert.ok(row.resolved_at instanceof Date);
+    await recordHistory(env.client, workflowId, 'mirrored-discarded');
+  });
+
+  it('a cancelled parked message sends its cancelled resolution before it ends', async () => {
+    const direct = `${topic}-direct`;
+    const id = `cancel-${run}`;
+    await publish(
+      env.client,
+      { id, topic: direct, payload: { customer: 'c-404' } },
+      { taskQueue: env.taskQueue },
+    );
+    const workflowId = messageWorkflowId(direct, id);
+    await waitForStatus(env.client, workflowId, 'dead');
+    const handle = env.client.workflow.getHandle(workflowId);
+    await handle.cancel();
+    await assert.rejects(handle.result());
+    const row = (await deadLetterRow(workflowId))!;
+    assert.equal(row.resolution, 'cancelled');
+    const events = await sinkMessages(`${sinkPrefix}${direct}`);
+    assert.deepEqual(
+      events.filter((e) => e.event.workflowId === workflowId).map((e) => e.event.kind),
+      ['parked', 'cancelled'],
+    );
+    await recordHistory(env.client, workflowId, 'mirrored-cancelled');
   });
 
   it('sinks that are down never block: the retry recovers the message and analytics counts the undelivered events', async () => {
@@ -253,5 +279,6 @@ describe('dead letters mirrored out', () => {
       [1],
     );
     assert.equal(await deadLetterRow(workflowId), undefined, 'the healthy table never saw this message');
+    await recordHistory(downEnv.client, workflowId, 'mirror-undelivered-recovered');
   });
 });
