@@ -206,7 +206,7 @@ export async function computeSnapshot(
 
   // 2. Essentials, concurrently (the budget paces them).
   const pieces = previousEnd !== undefined ? splitAtHours(previousEnd, windowEnd) : [];
-  const [resolvedCounts, inflowCounts, counted, oldestSearch, undeliveredCount] = await Promise.all([
+  const [resolvedCounts, inflowCounts, counted, oldestSearch] = await Promise.all([
     Promise.all(
       [
         `${scope} AND ${statusQuery('retrying')}`,
@@ -226,8 +226,6 @@ export async function computeSnapshot(
         ])
       : undefined,
     page.more ? searchOldest(rows, parked, list) : undefined,
-    // Not an essential: after them, before the breakdowns (null when the budget did not reach it).
-    count(`${scope} AND ${DlqUndelivered.name} IS NOT NULL`),
   ]);
   const [retrying = 0, recovered = 0, discarded = 0, expired = 0] = resolvedCounts;
   // A full page with nothing after it, or a count no larger than the page: the listing holds every one.
@@ -260,6 +258,10 @@ export async function computeSnapshot(
       oldest.overAge = await essentialCount(`${parked} AND ${parkedAtWindow(undefined, threshold)}`);
     }
   }
+
+  // Messages whose mirror events or immediate alert no sink took (open or closed): the first call after the
+  // essentials, so it never takes one of theirs; null when the budget has none left.
+  const undeliveredCount = await count(`${scope} AND ${DlqUndelivered.name} IS NOT NULL`);
 
   // 3. Groups, topics and reasons: exact from a complete listing, else counted as far as the budget goes.
   const groupsListed = tally(rows, (r) => r.fingerprint).slice(0, config.topGroups);

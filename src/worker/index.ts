@@ -14,6 +14,9 @@ export type {
 } from './handlers';
 export { createWorker, installRuntimeLogger } from './create-worker';
 export type { CreateWorkerOptions } from './create-worker';
+export { deadLettersDdl, NATS_SINK_HEADERS } from '../sinks';
+export type { SinksOptions, NatsSinkOptions, PostgresSinkOptions } from '../sinks';
+export type { MirrorEvent, MirrorEventKind, MirrorResolution } from '../contract/mirror';
 export { WORKER_NODE_FLAGS, WORKER_ENV, missingWorkerSettings } from './memory-settings';
 export { setupServer, registerSearchAttributes, ensureRetention, checkSetup, SetupError } from '../ops/setup';
 export type { SetupServerOptions } from '../ops/setup';
