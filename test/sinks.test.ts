@@ -29,6 +29,11 @@ import { computeSnapshot } from '../src/analytics/snapshot';
 import { analyticsConfigSchema } from '../src/contract/analytics-config';
 import { evaluateRules } from '../src/contract/alert-rules';
 import type { SinksOptions } from '../src/sinks';
+import { createPostgresSink } from '../src/sinks/postgres-sink';
+import { createNatsSink } from '../src/sinks/nats-sink';
+import { mirrorEvent } from '../src/contract/mirror';
+import type { MirrorEventKind, MirrorPolicy } from '../src/contract/mirror';
+import type { DeadLetter } from '../src/contract/types';
 import { openNats, sendToStream } from './support/nats';
 import type { NatsFixture } from './support/nats';
 import { openScratchDatabase } from './support/scratch-database';
@@ -294,5 +299,94 @@ describe('dead letters mirrored out', () => {
     );
     assert.equal(await deadLetterRow(workflowId), undefined, 'the healthy table never saw this message');
     await recordHistory(downEnv.client, workflowId, 'mirror-undelivered-recovered');
+  });
+});
+
+describe('each sink is idempotent and ignores stale events', () => {
+  const policy: MirrorPolicy = {
+    sinks: ['nats', 'postgres'],
+    alertWebhook: false,
+    payloads: false,
+    parkBudgetMs: 1000,
+    resolutionBudgetMs: 1000,
+  };
+  const workflowId = `msg:sink-order-${run}:m-1`;
+  const letter = (parkCount: number, reason: string): DeadLetter => ({
+    workflowId,
+    messageId: 'm-1',
+    topic: `sink-order-${run}`,
+    payload: {},
+    payloadVersion: parkCount,
+    errorClass: 'permanent',
+    errorType: 'PermanentError',
+    reason,
+    message: 'failed',
+    attempts: 1,
+    firstFailureAt: '2026-11-30T00:00:00.000Z',
+    lastFailureAt: '2026-11-30T00:00:00.000Z',
+    parkedAt: '2026-11-30T00:00:00.000Z',
+    stage: 'handle',
+    fingerprint: 'f',
+    headers: {},
+    parkCount,
+    expiresAt: '2026-12-14T00:00:00.000Z',
+  });
+  const event = (parkCount: number, kind: MirrorEventKind, reason = `R${parkCount}`) =>
+    mirrorEvent(
+      letter(parkCount, reason),
+      kind,
+      policy,
+      kind === 'parked'
+        ? {}
+        : { resolution: { status: kind, at: '2026-11-30T01:00:00.000Z', reason: 'why' } },
+    );
+
+  it('PostgreSQL: a re-park replaces the row, a late event of an older parking changes nothing', async () => {
+    const sink = createPostgresSink({ connectionString: db.url, table: 'ordering_check' });
+    const row = async () =>
+      (
+        await db.pool.query<Record<string, unknown>>('SELECT * FROM ordering_check WHERE workflow_id = $1', [
+          workflowId,
+        ])
+      ).rows;
+    try {
+      await sink.deliver(event(1, 'parked'));
+      await sink.deliver(event(1, 'parked')); // a retried delivery
+      assert.equal((await row()).length, 1);
+      await sink.deliver(event(2, 'parked')); // parked again after a failed retry
+      await sink.deliver(event(1, 'recovered', 'R1')); // a late resolution of the first parking
+      await sink.deliver(event(1, 'parked')); // a late park event of the first parking
+      let [current] = await row();
+      assert.equal(current?.park_count, 2);
+      assert.equal(current?.reason_code, 'R2');
+      assert.equal(current?.resolution, null);
+      await sink.deliver(event(2, 'discarded'));
+      await sink.deliver(event(2, 'parked')); // its park event arriving after its resolution
+      [current] = await row();
+      assert.equal(current?.resolution, 'discarded');
+      assert.equal(current?.resolution_reason, 'why');
+      await sink.deliver(event(3, 'parked'));
+      [current] = await row();
+      assert.equal(current?.park_count, 3);
+      assert.equal(current?.resolution, null, 'a new parking clears the resolution');
+    } finally {
+      await sink.close();
+    }
+  });
+
+  it('NATS: a retried publish of the same event is stored once', async () => {
+    const sink = createNatsSink({ servers: [nats.url], subjectPrefix: sinkPrefix, stream: sinkStream });
+    try {
+      await sink.deliver(event(1, 'parked'));
+      await sink.deliver(event(1, 'parked'));
+      await sink.deliver(event(1, 'expired'));
+      const subject = `${sinkPrefix}sink-order-${run}`;
+      assert.deepEqual(
+        (await sinkMessages(subject)).map((m) => m.headers['Nats-Msg-Id']),
+        [`${workflowId}:1:parked`, `${workflowId}:1:expired`],
+      );
+    } finally {
+      await sink.close();
+    }
   });
 });
