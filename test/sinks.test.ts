@@ -47,6 +47,7 @@ let nats: NatsFixture;
 let db: ScratchDatabase;
 let env: TestEnv;
 let downEnv: TestEnv;
+let expiringEnv: TestEnv;
 
 /** Fails for good unless the payload says it was fixed. */
 const ordersHandler = (name: string) =>
@@ -108,6 +109,9 @@ before(async () => {
     postgres: { connectionString: db.url },
   };
   await env.startWorker([ordersHandler(topic), ordersHandler(`${topic}-direct`)], {}, { sinks });
+  // Parked messages expire after 2 s here.
+  expiringEnv = await openTestEnv();
+  await expiringEnv.startWorker([ordersHandler(`${topic}-expiring`)], { DLQ_EXPIRE_AFTER: '2s' }, { sinks });
   // Sinks where nothing listens: connections are refused at once, so short budgets end the deliveries.
   downEnv = await openTestEnv();
   await downEnv.startWorker(
@@ -128,6 +132,7 @@ before(async () => {
 after(async () => {
   await env?.close();
   await downEnv?.close();
+  await expiringEnv?.close();
   await nats?.jsm.streams.delete(sinkStream).catch(() => undefined);
   await nats?.close();
   await db?.drop();
@@ -245,6 +250,28 @@ describe('dead letters mirrored out', () => {
     assert.equal(row.resolved_by, 'bob');
     assert.ok(row.resolved_at instanceof Date);
     await recordHistory(env.client, workflowId, 'mirrored-discarded');
+  });
+
+  it('an expired message sends its expired resolution', async () => {
+    const expiring = `${topic}-expiring`;
+    const id = `expiring-${run}`;
+    await publish(
+      expiringEnv.client,
+      { id, topic: expiring, payload: { customer: 'c-404' } },
+      { taskQueue: expiringEnv.taskQueue },
+    );
+    const workflowId = messageWorkflowId(expiring, id);
+    const outcome = await resultOrHeldUp(expiringEnv.client.workflow.getHandle(workflowId), 'the expiry');
+    assert.equal(outcome.status, 'expired');
+    const events = await sinkMessages(`${sinkPrefix}${expiring}`);
+    assert.deepEqual(
+      events.map((e) => e.event.kind),
+      ['parked', 'expired'],
+    );
+    assert.match(events[1]!.event.resolution?.reason ?? '', /^not resolved by /);
+    const row = (await deadLetterRow(workflowId))!;
+    assert.equal(row.resolution, 'expired');
+    assert.ok(row.resolved_at instanceof Date);
   });
 
   it('a cancelled parked message sends its cancelled resolution before it ends', async () => {
