@@ -63,6 +63,8 @@ export function recordSnapshotGauges(meter: MetricMeter, snapshot: DlqSnapshot, 
   if (snapshot.inflow) gauge(ANALYTICS_GAUGES.inflow).set(snapshot.inflow.parks);
   if (snapshot.requeueSuccessRate !== null)
     gauge(ANALYTICS_GAUGES.requeueSuccess).set(snapshot.requeueSuccessRate);
+  if (snapshot.undeliveredMirror !== undefined && snapshot.undeliveredMirror !== null)
+    gauge(ANALYTICS_GAUGES.mirrorUndelivered).set(snapshot.undeliveredMirror);
   // Last: a scrape that sees the new timestamp sees the figures it stamps.
   gauge(ANALYTICS_GAUGES.computedAt).set(Date.parse(snapshot.computedAt) / 1000);
 }

@@ -14,6 +14,7 @@ import { DEFAULT_REDRIVE_POLICY } from '../src/contract/backoff';
 import { DEFAULT_HEARTBEAT_TIMEOUT_MS, POLICY_REVISION } from '../src/contract/topic-policy';
 import type { TopicPolicy } from '../src/contract/topic-policy';
 import type { DeadLetter, PayloadVerdict } from '../src/contract/types';
+import type { MirrorPolicy } from '../src/contract/mirror';
 import { createStageRunner } from './stage-runner';
 
 /** Guards that apply to every topic of a worker. */
@@ -28,6 +29,8 @@ export interface MessageActivityDeps {
   guards: WorkerGuards;
   logger: PinoLogger;
   identity?: string;
+  /** Where this worker mirrors dead letters and sends immediate alerts; recorded with each policy. @defaultValue none */
+  mirror?: MirrorPolicy;
 }
 
 export function createMessageActivities(deps: MessageActivityDeps) {
@@ -60,6 +63,7 @@ export function createMessageActivities(deps: MessageActivityDeps) {
       maxRepairCycles: guards.maxRepairCycles,
       maxPayloadBytes: guards.maxPayloadBytes,
       workerIdentity: identity,
+      ...(deps.mirror ? { mirror: deps.mirror } : {}),
     });
   }
 

@@ -189,6 +189,51 @@ export const envSchema = z.object({
    * stage attempt. Spans go to the TracerProvider the application registers. @defaultValue `off`
    */
   DLQ_TRACING: z.enum(TRACING_MODES, { error: `must be one of ${TRACING_MODES.join(', ')}` }).default('off'),
+  /**
+   * Mirror dead letters to NATS JetStream: the servers, comma-separated (`nats://host:4222,…`). Events go to
+   * `<DLQ_SINK_NATS_SUBJECT_PREFIX><original subject>`. @defaultValue none (no NATS sink)
+   */
+  DLQ_SINK_NATS_SERVERS: optionalText
+    .refine(
+      (v) =>
+        v === undefined ||
+        v.split(',').every((s) => /^(nats|tls|wss?):\/\/[^\s,]+$|^[^\s,:/]+:\d+$/.test(s.trim())),
+      {
+        message: 'must be NATS server URLs, comma-separated, e.g. nats://127.0.0.1:4222',
+      },
+    )
+    .transform((v) => v?.split(',').map((s) => s.trim())),
+  /** Prefix of the NATS sink's subjects (tokens of A-Z a-z 0-9 _ -, ending with `.`). @defaultValue `DLQ.` */
+  DLQ_SINK_NATS_SUBJECT_PREFIX: z
+    .string()
+    .regex(
+      /^([A-Za-z0-9_-]+\.)+$/,
+      'must be subject tokens of A-Z a-z 0-9 _ - each followed by ".", e.g. DLQ.',
+    )
+    .default('DLQ.'),
+  /** The JetStream stream of the NATS sink, created over `<prefix>>` when missing. @defaultValue `DLQ` */
+  DLQ_SINK_NATS_STREAM: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -')
+    .default('DLQ'),
+  /** Mirror dead letters to a PostgreSQL table: its connection string. @defaultValue none (no PostgreSQL sink) */
+  DLQ_SINK_POSTGRES_URL: optionalText.refine((v) => v === undefined || /^postgres(ql)?:\/\/\S+$/.test(v), {
+    message: 'must be a postgres:// connection string, e.g. postgres://postgres@127.0.0.1:5432/app',
+  }),
+  /** The dead-letter table (`[schema.]name`, lowercase), created when missing. @defaultValue `dead_letters` */
+  DLQ_SINK_POSTGRES_TABLE: z
+    .string()
+    .regex(
+      /^([a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}$/,
+      'must be [schema.]name of lowercase letters, digits and _, e.g. dead_letters',
+    )
+    .default('dead_letters'),
+  /** Put the message's payload into the sinks' events (it leaves Temporal's encryption). @defaultValue `false` */
+  DLQ_SINK_PAYLOADS: boolean(false),
+  /** How long a park event or immediate alert is retried before it counts as undelivered. @defaultValue `24h` */
+  DLQ_SINK_PARK_BUDGET: duration('24h'),
+  /** How long a resolved message waits for its resolution events before it completes. @defaultValue `10m` */
+  DLQ_SINK_RESOLUTION_BUDGET: duration('10m'),
   /** Publish the demo batch at `npm start`. @defaultValue `true` */
   DLQ_DEMO: boolean(true),
   /**

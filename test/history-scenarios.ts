@@ -33,4 +33,23 @@ export const REQUIRED_HISTORY_SCENARIOS = [
   'user-application-failure',
 ] as const;
 
+/**
+ * Revision 5 (dead letters mirrored out): recorded with sinks and an alert webhook configured, so their
+ * histories hold the `deliverMirrorEvent` commands (test/sinks.test.ts, test/immediate-alerts.test.ts).
+ */
+export const MIRROR_HISTORY_SCENARIOS = [
+  /** Parked, mirrored to NATS and PostgreSQL, repaired; the resolution awaited before completing. */
+  'mirrored-recovered',
+  /** Parked and mirrored, then discarded. */
+  'mirrored-discarded',
+  /** Parked and mirrored, then cancelled: the `cancelled` resolution in a non-cancellable scope. */
+  'mirrored-cancelled',
+  /** Sinks down: retried by the operator, recovered, the events recorded in `DlqUndelivered`. */
+  'mirror-undelivered-recovered',
+  /** A security failure's immediate alert, refused once, then delivered. */
+  'alert-webhook-delivered',
+  /** A security failure's immediate alert that no webhook took within its budget. */
+  'alert-webhook-undelivered',
+] as const;
+
 export type HistoryScenario = (typeof REQUIRED_HISTORY_SCENARIOS)[number];

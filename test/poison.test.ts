@@ -4,7 +4,8 @@
  * would. One poison message among healthy ones on the same topic, for both `firstAttempt` modes:
  * - the worker dies at most `maximumAttempts` times, then the message parks as `WORKER_CRASHED`;
  * - it is never re-driven: no worker death in the 30 s after it parked (re-drive base delay 2 s here);
- * - the immediate `worker-crashed` critical alert shows in the workers' log;
+ * - the immediate `worker-crashed` critical alert shows in the workers' log and reaches the alert webhook (a
+ *   local `node:http` receiver) as one `worker-crashed` notification with the delivery id `<workflowId>:1`;
  * - every healthy message completes, at worst after a retry or a re-drive.
  * Each mode is bounded: a crash loop fails the test as soon as the deaths pass `maximumAttempts`, and a
  * message that never parks fails it at a deadline.
@@ -15,6 +16,9 @@ import { after, before, describe, it } from 'node:test';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import { join } from 'node:path';
@@ -180,6 +184,10 @@ async function whereItWaits(workflowId: string): Promise<string> {
 
 let env: TestEnv;
 const supervisors: Supervisor[] = [];
+/** The alert webhook's receiver and what it got: delivery id and body. */
+let webhook: Server;
+let webhookUrl = '';
+const webhookPosts: Array<{ delivery: string | undefined; body: string }> = [];
 
 async function poisonTest(t: TestContext, mode: FirstAttempt): Promise<void> {
   const taskQueue = `${env.taskQueue}-${mode}`;
@@ -189,6 +197,7 @@ async function poisonTest(t: TestContext, mode: FirstAttempt): Promise<void> {
     DLQ_TEST_WORKFLOW_BUNDLE: requireEnv('DLQ_TEST_WORKFLOW_BUNDLE'),
     POISON_FIRST_ATTEMPT: mode,
     LOG_LEVEL: 'info',
+    DLQ_ALERT_WEBHOOK_URL: webhookUrl,
   });
   supervisors.push(supervisor);
   // Cancels the pending `result()` calls when the test ends, so none outlives the connection.
@@ -316,6 +325,17 @@ async function poisonTest(t: TestContext, mode: FirstAttempt): Promise<void> {
           : `no worker-crashed alert for ${poisonId} in the workers' log`,
       );
 
+    // 4b. The same alert reached the webhook at once (the quiet window above gave it 30 s), once per parking.
+    const posted = webhookPosts.filter((p) => p.delivery === `${poisonId}:1`);
+    const rules = posted.map(
+      (p) =>
+        (JSON.parse(p.body) as { alerts?: Array<{ rule?: string }> }).alerts?.map((a) => a.rule).join(',') ??
+        '',
+    );
+    if (!posted.length) problems.push(`no worker-crashed alert for ${poisonId} reached the webhook`);
+    else if (rules.some((r) => r !== 'worker-crashed'))
+      problems.push(`webhook alerts with rules ${rules.join('; ')}`);
+
     // 5. Every healthy message completed.
     await within('the healthy messages', HEALTHY_GRACE_MS, healthyDone).catch(() => undefined);
     const notCompleted = healthy
@@ -352,10 +372,24 @@ describe('poison message that kills its worker', () => {
   before(async () => {
     requireEnv('DLQ_TEST_WORKFLOW_BUNDLE');
     env = await openTestEnv();
+    webhook = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        webhookPosts.push({
+          delivery: req.headers['x-dlq-delivery'] as string | undefined,
+          body: Buffer.concat(chunks).toString('utf8'),
+        });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
+    webhookUrl = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/hook`;
   });
   after(async () => {
     for (const s of supervisors) await s.stop();
     await env?.close();
+    await new Promise((resolve) => webhook?.close(resolve));
   });
 
   for (const mode of ['local', 'activity'] as const) {

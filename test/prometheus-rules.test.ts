@@ -107,6 +107,8 @@ describe('observability/prometheus/dlq-rules.yml', () => {
       inflow: defaults.inflow,
       'group-growth': defaults.groupGrowth,
       'analytics-failed': undefined, // 15 minutes without a run: see the rules file
+      'mirror-undelivered': defaults.mirrorUndelivered,
+      'worker-crashed': undefined, // immediate in the workflow; here any such park in 10 minutes
     };
     const tests = readFileSync(join(rulesDir, 'dlq-rules.test.yml'), 'utf8');
     for (const [rule, value] of Object.entries(threshold)) {

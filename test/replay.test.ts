@@ -4,7 +4,7 @@
  * The top level holds histories recorded by the current code (`npm run histories:record`, which first moves
  * the previous ones into the next `vN/` folder); `v1/` holds those of the release before local first
  * attempts, `v2/` those of the release before revision 3 (the attempt ledger), `v3/` those of the release
- * before revision 4 (the park memo), each kept because messages they started may still be parked;
+ * before revision 4 (the park memo), `v4/` those of the release before revision 5 (mirror events), each kept because messages they started may still be parked;
  * `v1-to-v2/` holds a message that release parked and the next recovered.
  */
 import { describe, it } from 'node:test';
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { requireEnv } from './helpers';
-import { REQUIRED_HISTORY_SCENARIOS } from './history-scenarios';
+import { MIRROR_HISTORY_SCENARIOS, REQUIRED_HISTORY_SCENARIOS } from './history-scenarios';
 
 const dir = join(__dirname, 'histories');
 const jsonIn = (sub: string) =>
@@ -56,6 +56,19 @@ describe('replay of committed histories', () => {
   it('keeps the histories of the release before revision 4 (parked without the park memo)', () => {
     for (const required of REQUIRED_HISTORY_SCENARIOS)
       assert.ok(files.includes(`v3/${required}.json`), `missing test/histories/v3/${required}.json`);
+  });
+
+  it('has histories of the mirror events and immediate alerts (revision 5)', () => {
+    for (const required of MIRROR_HISTORY_SCENARIOS)
+      assert.ok(
+        current.includes(`${required}.json`),
+        `missing test/histories/${required}.json (record with npm run histories:record)`,
+      );
+  });
+
+  it('keeps the histories of the release before revision 5 (no mirror events)', () => {
+    for (const required of REQUIRED_HISTORY_SCENARIOS)
+      assert.ok(files.includes(`v4/${required}.json`), `missing test/histories/v4/${required}.json`);
   });
 
   it('keeps a message parked by the previous release and recovered by the current one', () => {

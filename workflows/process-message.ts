@@ -7,6 +7,7 @@
 import {
   allHandlersFinished,
   ApplicationFailure,
+  CancellationScope,
   condition,
   continueAsNew,
   isCancellation,
@@ -46,6 +47,8 @@ import { runStageAttempts } from './stage-attempts';
 import * as machine from './message-machine';
 import { countMessageEvent } from './metrics';
 import { revisionOf } from '../src/contract/topic-policy';
+import type { MirrorResolution } from '../src/contract/mirror';
+import { mirrorEvents } from './mirror-events';
 
 // The policy lookup is pure worker-side configuration: retry it until a worker answers (no attempt limit),
 // so an infrastructure hiccup never fails the workflow. `lookupRoute` is a wire name (recorded in every
@@ -69,6 +72,14 @@ type PendingAction =
   | { kind: 'retry'; via: 'update'; input: RetryInput; payload: unknown; changed: boolean }
   | { kind: 'discard'; via: 'signal'; raw: unknown };
 
+/** The audit actions that resolve a message as each status, for its resolution event. */
+const RESOLVING_ACTIONS: Record<MirrorResolution['status'], readonly string[]> = {
+  recovered: ['retry', 'redrive'],
+  discarded: ['discard'],
+  expired: ['expired'],
+  cancelled: ['cancelled'],
+};
+
 type Prepared =
   { ok: true; input: RetryInput; payload: unknown; changed: boolean } | { ok: false; problems: string[] };
 
@@ -81,6 +92,8 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
   /** The main loop is checking a signalled retry. */
   let applying = false;
   const now = () => Date.now();
+  /** Park and resolution events to the worker's sinks (revision 5). */
+  const mirror = mirrorEvents();
 
   const setStatus = (status: DlqStatusValue, extra: SearchAttributeUpdatePair[] = []) =>
     upsertSearchAttributes([{ key: DlqStatus, value: status }, ...extra]);
@@ -235,13 +248,32 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
     setCurrentDetails(`Retrying (cycle ${state.cycle}) from stage ${state.deadLetter?.stage ?? 'start'}.`);
   };
 
-  const finish = (status: MessageOutcome['status']): MessageOutcome => {
+  /** The resolution event of a message that was parked, from the audit entry that resolved it. */
+  const resolutionOf = (status: MirrorResolution['status']): MirrorResolution => {
+    const entry = [...state.audit].reverse().find((e) => RESOLVING_ACTIONS[status].includes(e.action));
+    return {
+      status,
+      at: new Date(now()).toISOString(),
+      ...(entry?.reason !== undefined ? { reason: entry.reason } : {}),
+      ...(entry?.operator !== undefined ? { operator: entry.operator } : {}),
+    };
+  };
+
+  /** From revision 5: the resolution goes to the sinks, awaited within its budget (see mirror-events.ts). */
+  const mirrorResolution = async (status: MirrorResolution['status']) => {
+    const mirrorPolicy = state.route?.mirror;
+    if (revisionOf(state.route) < 5 || !mirrorPolicy || !state.deadLetter) return;
+    await mirror.resolved(state.deadLetter, mirrorPolicy, resolutionOf(status));
+  };
+
+  const finish = async (status: MessageOutcome['status']): Promise<MessageOutcome> => {
     machine.finish(state, status, now());
     if (status === 'recovered' || status === 'discarded' || status === 'expired')
       countMessageEvent(status, state);
     if (status !== 'succeeded') {
       setStatus(status);
       setCurrentDetails(`Resolved: ${status}.`);
+      await mirrorResolution(status);
     }
     return machine.outcomeOf(state, workflowId);
   };
@@ -348,7 +380,7 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
           continue;
         case 'action': {
           const result = await handleAction(actions.shift()!);
-          if (result === 'discarded') return finish('discarded');
+          if (result === 'discarded') return await finish('discarded');
           if (result === 'resumed') return undefined;
           continue;
         }
@@ -357,6 +389,8 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
           await condition(allHandlersFinished);
           if (actions.length > 0) continue;
           machine.audit(state, now(), { action: 'continued-as-new', via: 'auto' });
+          // A new run cannot await the deliveries of this one: they count as undelivered (revision 5).
+          mirror.abandonPending();
           return await continueAsNew<typeof processMessage>(machine.carriedInput(state));
         case 'expire':
           machine.audit(state, now(), {
@@ -364,7 +398,7 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
             via: 'auto',
             reason: `not resolved by ${state.deadLetter!.expiresAt}`,
           });
-          return finish('expired');
+          return await finish('expired');
         case 'redrive':
           resume('auto', 'redrive', { reason: `automatic re-drive ${state.redrives + 1}` }, undefined, false);
           return undefined;
@@ -387,6 +421,9 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
       upsertMemo({ [PARK_MEMO_KEY]: parkMemo(dl) });
     } else setStatus('dead', searchAttributes);
     setCurrentDetails(explainDeadLetter(dl));
+    const alert = machine.immediateAlert(dl, topicPolicy);
+    // Revision 5: the park event and the immediate alert start now and are not awaited (mirror-events.ts).
+    if (revisionOf(topicPolicy) >= 5 && topicPolicy.mirror) mirror.parked(dl, topicPolicy.mirror, alert);
     log.warn('Message parked', {
       workflowId,
       topic: dl.topic,
@@ -394,7 +431,6 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
       reason: dl.reason,
       fingerprint: dl.fingerprint,
     });
-    const alert = machine.immediateAlert(dl, topicPolicy);
     if (!alert) return;
     log.error(
       alert === 'security'
@@ -425,7 +461,7 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
           : { facts: noHandlerFacts(state.envelope.topic, topicPolicy), startedAt };
         if (!failure) {
           await condition(allHandlersFinished);
-          return finish(state.parkCount > 0 ? 'recovered' : 'succeeded');
+          return await finish(state.parkCount > 0 ? 'recovered' : 'succeeded');
         }
         await park(failure.facts, topicPolicy, failure.startedAt);
       }
@@ -446,6 +482,8 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
       machine.audit(state, now(), { action: 'cancelled', via: 'auto' });
       setStatus('cancelled');
       setCurrentDetails('Resolved: cancelled.');
+      // The cancellation is final; its resolution event still goes out (revision 5), within its budget.
+      await CancellationScope.nonCancellable(() => mirrorResolution('cancelled'));
     }
     throw err;
   }

@@ -27,6 +27,7 @@ import {
   DlqParkedAt,
   DlqReason,
   DlqTopic,
+  DlqUndelivered,
 } from '../contract/search-attributes';
 import { PARKED_QUERY, statusQuery } from '../contract/queries';
 import { parseDuration } from '../contract/duration';
@@ -258,6 +259,10 @@ export async function computeSnapshot(
     }
   }
 
+  // Messages whose mirror events or immediate alert no sink took (open or closed): the first call after the
+  // essentials, so it never takes one of theirs; null when the budget has none left.
+  const undeliveredCount = await count(`${scope} AND ${DlqUndelivered.name} IS NOT NULL`);
+
   // 3. Groups, topics and reasons: exact from a complete listing, else counted as far as the budget goes.
   const groupsListed = tally(rows, (r) => r.fingerprint).slice(0, config.topGroups);
   const topicsListed = tally(rows, (r) => r.topic);
@@ -373,6 +378,7 @@ export async function computeSnapshot(
     },
     retrying,
     resolved: { recovered, discarded, expired },
+    undeliveredMirror: undeliveredCount ?? null,
     requeueSuccessRate: recovered + reParked > 0 ? recovered / (recovered + reParked) : null,
     averageAttempts: withAttempts > 0 ? attemptSum / withAttempts : null,
     attemptsDistribution,

@@ -70,6 +70,19 @@ export function evaluateRules(input: RuleInput): AlertCondition[] {
       threshold: config.securityParked,
     });
   }
+  const undelivered = snapshot.undeliveredMirror ?? 0;
+  // Settings written before the field have none: the default, 0.
+  const undeliveredThreshold = config.mirrorUndelivered ?? 0;
+  if (undelivered > undeliveredThreshold) {
+    out.push({
+      id: 'mirror-undelivered',
+      rule: 'mirror-undelivered',
+      severity: 'warning',
+      message: `${undelivered} message(s) with mirror events or immediate alerts no sink took (DlqUndelivered; threshold ${undeliveredThreshold})`,
+      value: undelivered,
+      threshold: undeliveredThreshold,
+    });
+  }
   if (snapshot.inflow && snapshot.inflow.parks > config.inflow) {
     out.push({
       id: 'inflow',

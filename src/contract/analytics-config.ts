@@ -45,6 +45,11 @@ export const analyticsConfigSchema = z.strictObject({
   inflow: count.default(100),
   /** Alert (warning) when a failure group grew by more than this since the previous run. @defaultValue `50` */
   groupGrowth: count.default(50),
+  /**
+   * Alert (warning) when more messages than this have a mirror event or immediate alert that no sink took
+   * (`DlqUndelivered`). @defaultValue `0`
+   */
+  mirrorUndelivered: count.default(0),
   /** An alert that stays active is sent again at most this often. @defaultValue `1h` */
   renotifyInterval: durationText.default('1h'),
   /** Failure groups (by `DlqFingerprint`) reported. @defaultValue `10` */

@@ -84,6 +84,12 @@ export interface DlqSnapshot {
   /** Messages whose operator retry or re-drive is running now. */
   retrying: number;
   resolved: { recovered: number; discarded: number; expired: number };
+  /**
+   * Messages with a mirror event or immediate alert that no sink took within its budget (`DlqUndelivered`
+   * set; open and closed workflows within retention). Null when the visibility budget did not reach the
+   * count; absent in results of releases before the sinks.
+   */
+  undeliveredMirror?: number | null;
   /** recovered ÷ (recovered + reParked), or null when both are 0. */
   requeueSuccessRate: number | null;
   /**
@@ -175,7 +181,15 @@ export interface Coverage {
 
 export type AlertSeverity = 'warning' | 'critical';
 export type AlertRule =
-  'parked-total' | 'oldest-age' | 'security-parked' | 'inflow' | 'group-growth' | 'analytics-failed';
+  | 'parked-total'
+  | 'oldest-age'
+  | 'security-parked'
+  | 'inflow'
+  | 'group-growth'
+  | 'analytics-failed'
+  | 'mirror-undelivered'
+  /** Immediate alert of a message that killed its worker (sent by the message workflow, not by analytics). */
+  | 'worker-crashed';
 
 /** A condition that holds now. */
 export interface AlertCondition {

@@ -183,3 +183,11 @@ export class SecurityError extends DlqError {
     Object.setPrototypeOf(this, new.target.prototype);
   }
 }
+
+/**
+ * Failure type of a mirror event or immediate alert that a sink did not take (down, refusing, timing out):
+ * retried by Temporal until the event's budget is spent (src/contract/mirror.ts).
+ */
+export const SINK_UNAVAILABLE = 'SinkUnavailable';
+/** Failure type of an event for a sink this worker does not have: retried, so a worker that has it may take it. */
+export const SINK_NOT_CONFIGURED = 'SinkNotConfigured';

@@ -45,6 +45,8 @@ export const ANALYTICS_GAUGES = {
   requeueSuccess: 'dlq_requeue_success_ratio',
   /** Parked messages of a failure group (`fingerprint`, `error_class`, `reason`, `topic`), top {@link MAX_GROUP_SERIES}. */
   groupParked: 'dlq_failure_group_parked',
+  /** Messages whose mirror events or immediate alert no sink took (`DlqUndelivered`); set when the run counted them. */
+  mirrorUndelivered: 'dlq_mirror_undelivered',
   /** When the snapshot was computed, in Unix seconds: which worker holds the latest figures, and staleness. */
   computedAt: 'dlq_analytics_computed_timestamp_seconds',
 } as const;

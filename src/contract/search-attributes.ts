@@ -26,6 +26,13 @@ export const DlqParkedAt = defineSearchAttributeKey('DlqParkedAt', SearchAttribu
  */
 export const DlqMessageId = defineSearchAttributeKey('DlqMessageId', SearchAttributeType.KEYWORD);
 
+/**
+ * Sinks that never received one of this message's mirror events or immediate alerts within the delivery
+ * budget, comma-separated in the order they failed (e.g. `nats,postgres`; `alert-webhook` for an immediate
+ * alert). Absent while every event was delivered. Set from policy revision 5 (src/contract/mirror.ts).
+ */
+export const DlqUndelivered = defineSearchAttributeKey('DlqUndelivered', SearchAttributeType.KEYWORD);
+
 /** Every custom search attribute the project registers on the server, with its type. */
 export const ALL_SEARCH_ATTRIBUTES = [
   DlqTopic,
@@ -37,4 +44,5 @@ export const ALL_SEARCH_ATTRIBUTES = [
   DlqParkCount,
   DlqParkedAt,
   DlqMessageId,
+  DlqUndelivered,
 ] as const;

@@ -3,6 +3,7 @@
  * the message rules recorded with it. Workflow-safe.
  */
 import type { RedrivePolicy } from './backoff';
+import type { MirrorPolicy } from './mirror';
 
 /**
  * `local`: the first attempt of a stage runs as a local activity inside the workflow task, and only its
@@ -48,6 +49,11 @@ export interface TopicPolicy {
   /** Largest repaired payload accepted, in UTF-8 bytes of its JSON. */
   maxPayloadBytes: number;
   workerIdentity: string;
+  /**
+   * Where this worker mirrors dead letters and sends immediate alerts, and the delivery budgets. Recorded
+   * from revision 5 (absent before, and when the worker has no sink and no alert webhook).
+   */
+  mirror?: MirrorPolicy;
 }
 
 /** Default heartbeat timeout of a stage's activity attempts (`heartbeatTimeout` of `defineHandler`). */
@@ -66,8 +72,12 @@ export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 10_000;
  *   `patched()` marker was tried first: a query that replayed such a history on a loaded worker failed with
  *   "patch marker encountered … but there is no corresponding change command"; the recorded revision has no
  *   marker to miss.)
+ * - 5: dead letters mirrored out (`mirror`, src/contract/mirror.ts): park and resolution events to the
+ *   worker's sinks and the immediate alert to the alert webhook, each through `deliverMirrorEvent`, and
+ *   `DlqUndelivered` when one was not delivered within its budget. (`reportSecurityFailure` and
+ *   `reportWorkerCrash` stay for the histories of revisions 3 and 4.)
  */
-export const POLICY_REVISION = 4;
+export const POLICY_REVISION = 5;
 
 /** The revision a recorded policy follows. */
 export function revisionOf(topicPolicy: { revision?: number } | undefined): number {

@@ -6,6 +6,9 @@ import type { Logger as PinoLogger } from 'pino';
 import type { Client } from '@temporalio/client';
 import { createMessageActivities } from '../../activities/message-activities';
 import { createAnalyticsActivities } from '../../activities/analytics-activities';
+import { createMirrorActivities } from '../../activities/mirror-activities';
+import { createEventSinks, sinksOptionsFromConfig } from '../sinks';
+import type { SinksOptions } from '../sinks';
 import type { AnyHandler, Handler } from './handlers';
 import { sourceRejectsHandler } from './source-rejects';
 import { buildConnectionOptions, connectClient } from '../security/connection';
@@ -74,6 +77,14 @@ export interface CreateWorkerOptions {
    * @defaultValue `{ enabled: config.DLQ_TRACING === 'on' }`
    */
   tracing?: WorkerTracingOptions;
+  /**
+   * Where dead letters are mirrored when they park and when they are resolved (NATS `DLQ.<subject>`, a
+   * PostgreSQL `dead_letters` table), the payload opt-in and the delivery budgets (src/sinks/index.ts). The
+   * immediate alerts go to `DLQ_ALERT_WEBHOOK_URL` whatever this says. The sinks' connections are closed
+   * when `worker.run()` ends.
+   * @defaultValue from the `DLQ_SINK_*` variables (none when they are unset)
+   */
+  sinks?: SinksOptions;
 }
 
 export { installRuntimeLogger } from './runtime';
@@ -118,6 +129,14 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
   let analyticsClient: Promise<Client> | undefined = options.analyticsClient
     ? Promise.resolve(options.analyticsClient)
     : undefined;
+  const alertWebhook = config.DLQ_ALERT_WEBHOOK_URL
+    ? {
+        url: config.DLQ_ALERT_WEBHOOK_URL,
+        timeoutMs: config.DLQ_ALERT_WEBHOOK_TIMEOUT,
+        ...(config.DLQ_ALERT_WEBHOOK_SECRET ? { secret: config.DLQ_ALERT_WEBHOOK_SECRET } : {}),
+      }
+    : undefined;
+  const sinks = createEventSinks(options.sinks ?? sinksOptionsFromConfig(config), alertWebhook);
   const bundlePath = options.workflowBundlePath ?? WORKFLOW_BUNDLE_PATH;
   // The pre-built bundle holds the workflow interceptor modules; bundling from source must add them.
   const prebuilt = existsSync(bundlePath);
@@ -132,7 +151,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
         'but no span is exported. Register one (e.g. @opentelemetry/sdk-node) before creating the worker',
     );
 
-  return Worker.create({
+  const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: options.taskQueue ?? config.TEMPORAL_TASK_QUEUE,
@@ -146,7 +165,9 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
           maxRepairCycles: config.DLQ_MAX_REPAIR_CYCLES,
           maxPayloadBytes: config.DLQ_MAX_PAYLOAD_BYTES,
         },
+        ...(sinks.policy ? { mirror: sinks.policy } : {}),
       }),
+      ...createMirrorActivities({ sinks: sinks.byName, logger }),
       ...createAnalyticsActivities({
         // Memoised; a failed connection is forgotten so the next attempt (Temporal retries it) reconnects.
         client: () =>
@@ -155,15 +176,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
             throw err;
           })),
         logger,
-        ...(config.DLQ_ALERT_WEBHOOK_URL
-          ? {
-              webhook: {
-                url: config.DLQ_ALERT_WEBHOOK_URL,
-                timeoutMs: config.DLQ_ALERT_WEBHOOK_TIMEOUT,
-                ...(config.DLQ_ALERT_WEBHOOK_SECRET ? { secret: config.DLQ_ALERT_WEBHOOK_SECRET } : {}),
-              },
-            }
-          : {}),
+        ...(alertWebhook ? { webhook: alertWebhook } : {}),
       }),
       ...options.extraActivities,
     },
@@ -183,4 +196,14 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
     },
     sinks: { ...tracing.sinks, ...options.workerOptions?.sinks },
   });
+  // The sinks' connections live as long as the worker runs (`runUntil` calls `run` too).
+  const run = worker.run.bind(worker);
+  worker.run = async () => {
+    try {
+      await run();
+    } finally {
+      await sinks.close();
+    }
+  };
+  return worker;
 }

@@ -18,6 +18,7 @@ const NUMBER_KEYS = new Set<string>([
   'securityParked',
   'inflow',
   'groupGrowth',
+  'mirrorUndelivered',
   'topGroups',
   'maxListed',
   'webhookAttempts',
