@@ -66,9 +66,9 @@ async function bridge(
     taskQueue: env.taskQueue,
     ...options,
     signal: stop.signal,
-    onSettled: (outcome, message) => {
+    onSettled: (outcome, message, details) => {
       live[outcome]++;
-      options.onSettled?.(outcome, message);
+      options.onSettled?.(outcome, message, details);
       if (done(live)) stop.abort();
     },
   });
