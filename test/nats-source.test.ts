@@ -400,7 +400,7 @@ describe('NATS JetStream source', () => {
     assert.doesNotThrow(() => toEnvelope(input, MIN_REJECT_BYTES));
   });
 
-  it('never throws from a timer when the connection is gone, and a closed connection is an error', async () => {
+  it('never lets a broker client that throws on a closed connection escape a timer; the end is an error', async () => {
     const stream = await nats.stream(`closed_${run}`);
     await sendToStream(nats, `${stream.prefix}.${okTopic}`, { n: 5 }, { 'Nats-Msg-Id': `cl-${run}` });
     const source = await natsSource({
@@ -410,6 +410,28 @@ describe('NATS JetStream source', () => {
       durable: 'bridge',
       topicFromSubject: stripSubjectPrefix(stream.prefix),
     });
+    // nats.js 3.4.0 drops a `working()`/`nak()` on a closed connection silently (checked here), but a client
+    // may throw there (amqplib's channel does, "Channel closed"): settle the real messages through a client
+    // that throws once the connection is closed.
+    let closed = false;
+    const throwingWhenClosed: Source = {
+      name: source.name,
+      close: () => source.close(),
+      async *messages(signal) {
+        for await (const m of source.messages(signal))
+          yield {
+            ...m,
+            inProgress: () => {
+              if (closed) throw new Error('CONNECTION_CLOSED');
+              m.inProgress?.();
+            },
+            retryLater: (delayMs) => {
+              if (closed) throw new Error('CONNECTION_CLOSED');
+              m.retryLater(delayMs);
+            },
+          };
+      },
+    };
     const uncaught: unknown[] = [];
     const onUncaught = (err: unknown) => uncaught.push(err);
     process.on('uncaughtException', onUncaught);
@@ -418,6 +440,7 @@ describe('NATS JetStream source', () => {
     const closing: WorkflowClientInterceptor = {
       async startWithDetails() {
         await source.close();
+        closed = true;
         await new Promise((r) => setTimeout(r, 300));
         throw Object.assign(new Error('14 UNAVAILABLE: connection refused'), { code: 14 });
       },
@@ -429,7 +452,7 @@ describe('NATS JetStream source', () => {
     });
     try {
       await assert.rejects(
-        runSource(client, source, { taskQueue: env.taskQueue, inProgressEveryMs: 50 }),
+        runSource(client, throwingWhenClosed, { taskQueue: env.taskQueue, inProgressEveryMs: 50 }),
         (err: Error) => err instanceof SourceStoppedError && /consumer stopped delivering/.test(err.message),
       );
       await new Promise((r) => setTimeout(r, 200));
