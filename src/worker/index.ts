@@ -14,6 +14,7 @@ export type {
 } from './handlers';
 export { createWorker, installRuntimeLogger } from './create-worker';
 export type { CreateWorkerOptions } from './create-worker';
+export type { WorkerSourceOptions } from './worker-sources';
 export { WORKER_NODE_FLAGS, WORKER_ENV, missingWorkerSettings } from './memory-settings';
 export { setupServer, registerSearchAttributes, ensureRetention, checkSetup, SetupError } from '../ops/setup';
 export type { SetupServerOptions } from '../ops/setup';
