@@ -112,7 +112,7 @@ describe('sources inside the worker', () => {
       handlers,
       {},
       {
-        sources: [await open(queue)],
+        sources: [await open(queue, 32)], // above maxInFlight: at shutdown some are delivered, not yet taken
         sourceOptions: {
           maxInFlight: 8,
           onSettled: (outcome, _m, details) => {
