@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { connect } from 'amqplib';
-import type { Channel, ChannelModel, Options } from 'amqplib';
+import type { ChannelModel, ConfirmChannel, Options } from 'amqplib';
 
 export interface TestQueue {
   name: string;
@@ -14,7 +14,7 @@ export interface TestQueue {
 
 export interface RabbitFixture {
   url: string;
-  channel: Channel;
+  channel: ConfirmChannel;
   /** The run's topic exchange (deleted on `close`). */
   exchange: string;
   /** Declares a durable queue unique to the run, bound to the exchange with `<prefix>.#`. */
