@@ -318,6 +318,27 @@ describe('RabbitMQ source', () => {
     await assertDrained(queue);
   });
 
+  it('lets RabbitMQ deliver no more than the prefetch ahead of the starts', async () => {
+    const queue = await rabbit.queue('prefetch');
+    const total = 20;
+    for (let i = 0; i < total; i++)
+      await rabbit.send(`${queue.prefix}.${okTopic}`, { i }, { messageId: `p-${run}-${i}` });
+    const source = await open(queue, 3);
+    const stop = new AbortController();
+    const messages = source.messages(stop.signal)[Symbol.asyncIterator]();
+    // One message taken and never settled: the broker holds the rest back once 3 are unacked.
+    await messages.next();
+    await waitFor('the prefetch to fill', async () =>
+      (await rabbit.ready(queue.name)) <= total - 3 ? true : undefined,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await rabbit.ready(queue.name), total - 3, 'exactly the prefetch is out');
+    stop.abort();
+    await messages.return?.(undefined);
+    await source.close();
+    assert.equal(await rabbit.ready(queue.name), total, 'closing gave every unacked message back');
+  });
+
   it('ends the stream with SourceStoppedError when the broker cancels the consumer', async () => {
     const queue = await rabbit.queue('cancel');
     await rabbit.send(`${queue.prefix}.${okTopic}`, { n: 4 }, { messageId: `x-${run}` });
