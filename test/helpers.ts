@@ -84,6 +84,8 @@ export async function openTestEnv(address = requireEnv('TEMPORAL_ADDRESS')): Pro
         workerOptions: { shutdownGraceTime: 0, ...extra.workerOptions },
       });
       const running = worker.run();
+      // A run that fails before stop() (a source the broker stopped) is reported by stop(), not as unhandled.
+      running.catch(() => undefined);
       let stopped = false;
       const stop = async () => {
         if (stopped) return;

@@ -14,9 +14,9 @@ import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import { openTestEnv, uid, waitFor } from './helpers';
 import type { TestEnv } from './helpers';
 import { defineHandler } from '../src/worker/handlers';
-import { messageWorkflowId } from '../src/contract/names';
 import { openNats, sendToStream } from './support/nats';
 import type { NatsFixture, TestStream } from './support/nats';
+import { assertExactlyOnePerMessage } from './support/exactly-once';
 
 const TOTAL = 2000;
 const run = uid();
@@ -137,25 +137,12 @@ describe('dlq bridge nats under SIGKILL', () => {
     await waitFor('every message acked', async () => ((await unacked()) === 0 ? true : undefined), 120_000);
     assert.equal(await stopped(bridge, 'SIGTERM'), 0, 'SIGTERM drains and exits 0');
 
-    for (let i = 0; i < TOTAL; i++)
-      await env.client.workflow.getHandle(messageWorkflowId(topic, `c-${run}-${i}`)).describe();
-    const query = `DlqTopic = '${topic}'`;
-    await waitFor(
-      'every workflow to complete',
-      async () => {
-        const { count } = await env.client.workflow.count(`${query} AND ExecutionStatus = 'Completed'`);
-        return count === TOTAL ? true : undefined;
-      },
-      120_000,
-    );
-    const { count } = await env.client.workflow.count(query);
-    assert.equal(count, TOTAL, 'exactly one execution per message');
-    assert.equal(runsByKey.size, TOTAL, 'every message ran');
-    assert.deepEqual(
-      [...runsByKey].filter(([, runs]) => runs !== 1),
-      [],
-      'no stage ran twice for the same key',
-    );
+    await assertExactlyOnePerMessage({
+      client: env.client,
+      topic,
+      ids: Array.from({ length: TOTAL }, (_, i) => `c-${run}-${i}`),
+      runsByKey,
+    });
     process.stdout.write(
       `# 2000 messages, two SIGKILLs (${leftAfterKills} left after them), done in ${Date.now() - startedAt} ms\n`,
     );

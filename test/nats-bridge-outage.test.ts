@@ -6,51 +6,29 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { freePort, startDevServer } from '../src/ops/dev-server';
-import type { DevServer } from '../src/ops/dev-server';
-import { setupServer } from '../src/ops/setup';
 import { messageWorkflowId } from '../src/contract/names';
 import { runSource } from '../src/connectors/source';
 import type { SourceCounts } from '../src/connectors/source';
 import { natsSource, stripSubjectPrefix } from '../src/connectors/nats';
-import { requireEnv, uid, waitFor } from './helpers';
+import { uid, waitFor } from './helpers';
 import { openNats, sendToStream } from './support/nats';
 import type { NatsFixture } from './support/nats';
+import { openOwnServer } from './support/own-server';
+import type { OwnServer } from './support/own-server';
 
 const TOTAL = 300;
 const OUTAGE_MS = 10_000;
-let dir: string;
-let port: number;
-let server: DevServer | undefined;
+let server: OwnServer;
 let nats: NatsFixture;
-
-async function startServer(): Promise<DevServer> {
-  const started = await startDevServer({
-    cliPath: requireEnv('DLQ_TEST_TEMPORAL_CLI'),
-    port,
-    uiPort: false,
-    dbFilename: join(dir, 'temporal.db'),
-  });
-  const connection = await Connection.connect({ address: started.address });
-  await setupServer(connection, { namespace: 'default', retention: '7d' });
-  await connection.close();
-  return started;
-}
 
 before(async () => {
   nats = await openNats();
-  dir = mkdtempSync(join(tmpdir(), 'dlq-bridge-outage-'));
-  port = await freePort();
-  server = await startServer();
+  server = await openOwnServer('bridge-outage');
 });
 after(async () => {
-  await server?.stop();
+  await server?.close();
   await nats?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 describe('NATS bridge during a Temporal outage', () => {
@@ -65,7 +43,7 @@ describe('NATS bridge during a Temporal outage', () => {
           sendToStream(nats, `${stream.prefix}.${topic}`, { i: i + j }, { 'Nats-Msg-Id': `o-${i + j}` }),
         ),
       );
-    const connection = await Connection.connect({ address: server!.address });
+    const connection = await Connection.connect({ address: server.address });
     const client = new Client({ connection });
     const source = await natsSource({
       servers: [nats.url],
@@ -92,8 +70,7 @@ describe('NATS bridge during a Temporal outage', () => {
       await waitFor('a third of the messages started', () =>
         Promise.resolve(live.started >= TOTAL / 3 ? true : undefined),
       );
-      await server!.stop();
-      server = undefined;
+      await server.stop();
       const ackedAtStop = live.started + live.duplicate;
       await new Promise((r) => setTimeout(r, OUTAGE_MS));
       const ackedInOutage = live.started + live.duplicate - ackedAtStop;
@@ -101,7 +78,7 @@ describe('NATS bridge during a Temporal outage', () => {
       // start that gives up is given back to NATS (`retry-later`). Either way nothing unstarted is acked.
       // Starts already on their way when the server stopped may have landed; nothing else can be acked.
       assert.ok(ackedInOutage <= 8, `${ackedInOutage} acked during the outage (at most the 8 in flight)`);
-      server = await startServer();
+      await server.start();
       await waitFor(
         'the bridge to catch up',
         () => Promise.resolve(stop.signal.aborted ? true : undefined),

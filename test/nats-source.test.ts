@@ -8,15 +8,23 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { connect as natsConnect } from '@nats-io/transport-node';
 import { Client } from '@temporalio/client';
 import type { WorkflowClientInterceptor } from '@temporalio/client';
-import { openTestEnv, runCliCaptured, uid, waitForStatus } from './helpers';
+import { openTestEnv, runCliCaptured, uid, waitFor, waitForStatus } from './helpers';
 import type { TestEnv } from './helpers';
 import { defineHandler } from '../src/worker/handlers';
 import { PermanentError } from '../src/contract/errors';
 import { messageWorkflowId } from '../src/contract/names';
-import { runSource } from '../src/connectors/source';
+import { MIN_REJECT_BYTES, runSource, sourceEnvelope, SourceStoppedError } from '../src/connectors/source';
 import type {
   RunSourceOptions,
   Source,
@@ -25,6 +33,8 @@ import type {
   SourceOutcome,
 } from '../src/connectors/source';
 import { natsSource, streamSequenceId, stripSubjectPrefix } from '../src/connectors/nats';
+import { toEnvelope } from '../src/client/publish';
+import { freePort } from '../src/ops/dev-server';
 import { SOURCE_REJECT_REASONS, SOURCE_REJECTS_TOPIC } from '../src/contract/source-rejects';
 import type { SourceRejectPayload } from '../src/contract/source-rejects';
 import { openNats, sendToStream } from './support/nats';
@@ -66,9 +76,9 @@ async function bridge(
     taskQueue: env.taskQueue,
     ...options,
     signal: stop.signal,
-    onSettled: (outcome, message) => {
+    onSettled: (outcome, message, details) => {
       live[outcome]++;
-      options.onSettled?.(outcome, message);
+      options.onSettled?.(outcome, message, details);
       if (done(live)) stop.abort();
     },
   });
@@ -187,9 +197,25 @@ describe('NATS JetStream source', () => {
       },
     };
     const deliveries: number[] = [];
+    const lines: Array<{ level: number; msg: string; workflowId?: string }> = [];
+    const logger = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          lines.push(JSON.parse(chunk.toString()) as (typeof lines)[number]);
+          done();
+        },
+      }),
+    );
     const counts = await bridge(losingFirstAck, (c) => c.duplicate === 1, {
+      logger,
       onSettled: (_outcome, m) => deliveries.push(m.deliveryCount),
     });
+    // A duplicate is never silent (a recreated stream reuses ids): it names the workflow that holds it.
+    const duplicateLines = lines.filter((l) => l.msg.startsWith('Duplicate'));
+    assert.equal(duplicateLines.length, 1, JSON.stringify(lines));
+    assert.equal(duplicateLines[0]!.level, 30, 'info');
+    assert.equal(duplicateLines[0]!.workflowId, messageWorkflowId(okTopic, `r-${run}`));
     assert.deepEqual(counts, { started: 1, duplicate: 1, rejected: 0, 'retry-later': 0, ackFailures: 1 });
     assert.deepEqual(deliveries, [1, 2]);
     const workflowId = messageWorkflowId(okTopic, `r-${run}`);
@@ -313,6 +339,167 @@ describe('NATS JetStream source', () => {
     for (let i = 0; i < total; i++)
       await env.client.workflow.getHandle(messageWorkflowId(okTopic, `f-${run}-${i}`)).describe();
     assert.deepEqual(await stream.unsettled('bridge'), { pending: 0, ackPending: 0 });
+  });
+
+  it('parks JSON nested deeper than the envelope allows, and a reject whose headers would not fit', async () => {
+    const stream = await nats.stream(`deep_${run}`);
+    let deep = '1';
+    for (let i = 0; i < 70; i++) deep = `{"a":${deep}}`;
+    const deepSeq = await sendToStream(nats, `${stream.prefix}.${okTopic}`, deep);
+    // 15 headers of 3 900 characters (NATS allows 64 KiB of headers): far over this run's 2 000-byte limit.
+    const bulky = Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`h-${i}`, 'h'.repeat(3900)]));
+    const bulkySeq = await sendToStream(nats, `${stream.prefix}.${okTopic}`, '{"not json', bulky);
+    const source = await natsSource({
+      servers: [nats.url],
+      stream: stream.name,
+      subject: `${stream.prefix}.>`,
+      durable: 'bridge',
+      topicFromSubject: stripSubjectPrefix(stream.prefix),
+    });
+    const counts = await bridge(source, (c) => c.rejected === 2, { maxPayloadBytes: 2000 });
+    assert.deepEqual(counts, { started: 0, duplicate: 0, rejected: 2, 'retry-later': 0, ackFailures: 0 });
+    const deepState = await waitForStatus(
+      env.client,
+      messageWorkflowId(SOURCE_REJECTS_TOPIC, streamSequenceId(stream.name, deepSeq)),
+      'dead',
+    );
+    assert.equal(deepState.deadLetter?.reason, SOURCE_REJECT_REASONS.notPlainJson);
+    assert.equal((deepState.envelope.payload as SourceRejectPayload).bodyKeptBytes, deep.length);
+    const bulkyState = await waitForStatus(
+      env.client,
+      messageWorkflowId(SOURCE_REJECTS_TOPIC, streamSequenceId(stream.name, bulkySeq)),
+      'dead',
+    );
+    assert.equal(bulkyState.deadLetter?.reason, SOURCE_REJECT_REASONS.notJson);
+    const bulkyPayload = bulkyState.envelope.payload as SourceRejectPayload;
+    assert.equal(bulkyPayload.bodySha256, createHash('sha256').update('{"not json').digest('hex'));
+    assert.ok(Object.keys(bulkyPayload.headers).length < 15, 'headers cut to the budget');
+    assert.deepEqual(await stream.unsettled('bridge'), { pending: 0, ackPending: 0 });
+  });
+
+  it('falls back to a minimal reject that publish accepts whatever the message carries', () => {
+    const huge = 'o'.repeat(50_000);
+    const input = sourceEnvelope(
+      {
+        body: new TextEncoder().encode('not json'),
+        headers: Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`h${i}`, 'v'.repeat(4000)])),
+        topic: `bad topic ${huge}`,
+        brokerId: undefined,
+        fallbackId: 'S:1',
+        origin: `nats:S/1 ${huge}`,
+        deliveryCount: 1,
+        ack: () => Promise.resolve(),
+        retryLater: () => undefined,
+      },
+      10,
+    );
+    const payload = input.payload as SourceRejectPayload;
+    assert.equal(payload.minimal, true);
+    assert.equal(payload.reason, SOURCE_REJECT_REASONS.badTopic);
+    // The same check publish makes: it must not refuse the reject (or the message would be given back forever).
+    assert.doesNotThrow(() => toEnvelope(input, MIN_REJECT_BYTES));
+  });
+
+  it('never lets a broker client that throws on a closed connection escape a timer; the end is an error', async () => {
+    const stream = await nats.stream(`closed_${run}`);
+    await sendToStream(nats, `${stream.prefix}.${okTopic}`, { n: 5 }, { 'Nats-Msg-Id': `cl-${run}` });
+    const source = await natsSource({
+      servers: [nats.url],
+      stream: stream.name,
+      subject: `${stream.prefix}.>`,
+      durable: 'bridge',
+      topicFromSubject: stripSubjectPrefix(stream.prefix),
+    });
+    // nats.js 3.4.0 drops a `working()`/`nak()` on a closed connection silently (checked here), but a client
+    // may throw there (amqplib's channel does, "Channel closed"): settle the real messages through a client
+    // that throws once the connection is closed.
+    let closed = false;
+    const throwingWhenClosed: Source = {
+      name: source.name,
+      close: () => source.close(),
+      async *messages(signal) {
+        for await (const m of source.messages(signal))
+          yield {
+            ...m,
+            inProgress: () => {
+              if (closed) throw new Error('CONNECTION_CLOSED');
+              m.inProgress?.();
+            },
+            retryLater: (delayMs) => {
+              if (closed) throw new Error('CONNECTION_CLOSED');
+              m.retryLater(delayMs);
+            },
+          };
+      },
+    };
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    // The start closes the NATS connection, stays in flight while in-progress notices are due, then fails:
+    // both the notice (`working()`) and the give-back (`nak()`) meet a closed connection.
+    const closing: WorkflowClientInterceptor = {
+      async startWithDetails() {
+        await source.close();
+        closed = true;
+        await new Promise((r) => setTimeout(r, 300));
+        throw Object.assign(new Error('14 UNAVAILABLE: connection refused'), { code: 14 });
+      },
+    };
+    const client = new Client({
+      connection: env.connection,
+      namespace: env.client.options.namespace,
+      interceptors: { workflow: [closing] },
+    });
+    try {
+      await assert.rejects(
+        runSource(client, throwingWhenClosed, { taskQueue: env.taskQueue, inProgressEveryMs: 50 }),
+        (err: Error) => err instanceof SourceStoppedError && /consumer stopped delivering/.test(err.message),
+      );
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    assert.deepEqual(uncaught.map(String), []);
+  });
+
+  it('throws SourceStoppedError when the client gives up reconnecting (never a quiet end)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dlq-nats-'));
+    const port = await freePort();
+    const server = spawn(
+      '/usr/sbin/nats-server',
+      ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir],
+      {
+        stdio: 'ignore',
+      },
+    );
+    try {
+      const url = `127.0.0.1:${port}`;
+      const nc = await waitFor('our own nats-server', () =>
+        natsConnect({ servers: [url] }).catch(() => undefined),
+      );
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: 'GONE', subjects: ['gone.>'], storage: StorageType.Memory });
+      await nc.close();
+      const source = await natsSource({
+        servers: [url],
+        stream: 'GONE',
+        subject: 'gone.>',
+        maxReconnectAttempts: 2,
+        reconnectTimeWaitMs: 100,
+      });
+      const running = runSource(env.client, source, { taskQueue: env.taskQueue });
+      await new Promise((r) => setTimeout(r, 300));
+      server.kill('SIGKILL');
+      await assert.rejects(running, (err: Error) => {
+        assert.ok(err instanceof SourceStoppedError, String(err));
+        assert.match(err.message, /NATS stream GONE: .*connection closed/);
+        return true;
+      });
+      await source.close().catch(() => undefined);
+    } finally {
+      if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('dlq bridge nats has --help, refuses bad flags (exit 1) and an unreachable NATS (exit 2)', async () => {

@@ -82,9 +82,9 @@ function startRelay(
     taskQueue: env.taskQueue,
     ...options,
     signal: stop.signal,
-    onSettled: (outcome, message) => {
+    onSettled: (outcome, message, details) => {
       live[outcome]++;
-      options.onSettled?.(outcome, message);
+      options.onSettled?.(outcome, message, details);
       if (done(live)) stop.abort();
     },
   }).finally(async () => {

@@ -197,7 +197,7 @@ console.log(JSON.stringify({
   worker: loaded.some((f) => f.includes('/node_modules/@temporalio/worker/')),
   coreBridge: loaded.some((f) => f.includes('/node_modules/@temporalio/core-bridge/')),
   native: loaded.filter((f) => f.endsWith('.node')).length,
-  nats: loaded.some((f) => f.includes('/node_modules/@nats-io/')),
+  nats: loaded.some((f) => f.includes('/node_modules/@nats-io/') || f.includes('/node_modules/amqplib/')),
 }));
 `;
 const MEASURE_ESM = `import { createRequire } from 'node:module';
@@ -211,7 +211,7 @@ console.log(JSON.stringify({
   worker: loaded.some((f) => f.includes('/node_modules/@temporalio/worker/')),
   coreBridge: loaded.some((f) => f.includes('/node_modules/@temporalio/core-bridge/')),
   native: loaded.filter((f) => f.endsWith('.node')).length,
-  nats: loaded.some((f) => f.includes('/node_modules/@nats-io/')),
+  nats: loaded.some((f) => f.includes('/node_modules/@nats-io/') || f.includes('/node_modules/amqplib/')),
 }));
 `;
 
@@ -221,7 +221,7 @@ interface Loaded {
   worker: boolean;
   coreBridge: boolean;
   native: number;
-  /** A broker library (@nats-io/*) was loaded. */
+  /** A broker library (@nats-io/*, or amqplib for RabbitMQ) was loaded. */
   nats: boolean;
 }
 
@@ -408,7 +408,7 @@ for (const kind of ['commonjs', 'module'] as const) {
       assert.ok(client.modules < everything.modules, `${client.modules} < ${everything.modules}`);
     });
 
-    it('temporal-dlq/connectors loads the broker library but not the SDK worker; the client and the root load none', async (t) => {
+    it('temporal-dlq/connectors loads the broker library but not the SDK worker; the client, worker and root load none', async (t) => {
       const dir = apps[kind]!;
       const connectors = await measure(dir, kind, 'temporal-dlq/connectors');
       const client = await measure(dir, kind, 'temporal-dlq/client');
@@ -424,6 +424,12 @@ for (const kind of ['commonjs', 'module'] as const) {
         (await measure(dir, kind, 'temporal-dlq')).nats,
         false,
         'the root loads no broker library',
+      );
+      // createWorker({ sources }) takes sources built by the application: the worker entry loads no broker.
+      assert.equal(
+        (await measure(dir, kind, 'temporal-dlq/worker')).nats,
+        false,
+        'the worker loads no broker library',
       );
     });
   });

@@ -53,6 +53,8 @@ export interface CliContext {
   /** True when `DEBUG` names the CLI (`DEBUG=dlq`): an unexpected failure prints its stack, as `--verbose` does. */
   debug?: boolean;
   close(): Promise<void>;
+  /** The environment the configuration is read from (the bridges read their `DLQ_BRIDGE_*` flags there). @defaultValue `process.env` */
+  env?: NodeJS.ProcessEnv;
 }
 
 export function createCliContext(env: NodeJS.ProcessEnv = process.env): CliContext {
@@ -61,6 +63,7 @@ export function createCliContext(env: NodeJS.ProcessEnv = process.env): CliConte
   let profile: string | undefined;
   const getConfig = () => (config ??= loadConfig(env, { profile }));
   return {
+    env,
     config: getConfig,
     selectProfile(name) {
       profile = name;

@@ -29,11 +29,27 @@ export interface PublishOptions {
    * it with `DLQ_TRACING=on`), else `false`
    */
   tracing?: boolean;
+  /**
+   * Eager workflow start: the server hands the workflow's first task to a worker in this process in the
+   * start's response, with no trip through matching (the result's `eagerlyStarted` says whether it did).
+   * Needs a client on the worker's `NativeConnection` (`new Client({ connection: nativeConnection })`); a
+   * client on an ordinary `Connection` throws. The server may decline (no local worker slot free): the
+   * workflow then starts as usual.
+   * @defaultValue `false`
+   */
+  requestEagerStart?: boolean;
 }
 
 /** The result of one publish. */
 export type PublishResult =
-  | { ok: true; duplicate: false; workflowId: string; runId: string }
+  | {
+      ok: true;
+      duplicate: false;
+      workflowId: string;
+      runId: string;
+      /** Only when `requestEagerStart` was asked: the first workflow task went straight to a local worker. */
+      eagerlyStarted?: boolean;
+    }
   | { ok: true; duplicate: true; workflowId: string; runId?: string }
   | { ok: false; error: PublishError };
 
@@ -126,6 +142,7 @@ async function startMessage(
         { key: DlqTopic, value: envelope.topic },
         { key: DlqMessageId, value: envelope.id },
       ],
+      ...(options.requestEagerStart ? { requestEagerStart: true } : {}),
       staticSummary: `${envelope.topic} · ${envelope.id}`,
       staticDetails: [
         `**Topic** \`${envelope.topic}\` · **message** \`${envelope.id}\``,
@@ -136,7 +153,13 @@ async function startMessage(
         .filter(Boolean)
         .join('\n'),
     });
-    return { ok: true, duplicate: false, workflowId, runId: handle.firstExecutionRunId };
+    return {
+      ok: true,
+      duplicate: false,
+      workflowId,
+      runId: handle.firstExecutionRunId,
+      ...(options.requestEagerStart ? { eagerlyStarted: handle.eagerlyStarted } : {}),
+    };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       // Nothing is processed again; tell the caller which execution already holds this message.

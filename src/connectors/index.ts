@@ -1,12 +1,21 @@
 /**
  * `temporal-dlq/connectors`: broker sources that hand each message to `publish` under one contract
- * (`runSource`), and the NATS JetStream source. Kept out of `temporal-dlq/client` so a producer never loads a
+ * (`runSource`): the NATS JetStream source and the RabbitMQ source. Kept out of `temporal-dlq/client` so a producer never loads a
  * broker library.
  */
-export { runSource, sourceEnvelope } from './source';
-export type { RunSourceOptions, Source, SourceCounts, SourceMessage, SourceOutcome } from './source';
+export { runSource, sourceEnvelope, stripTopicPrefix, SourceStoppedError, MIN_REJECT_BYTES } from './source';
+export type {
+  RunSourceOptions,
+  SettledDetails,
+  Source,
+  SourceCounts,
+  SourceMessage,
+  SourceOutcome,
+} from './source';
 export { natsSource, stripSubjectPrefix, streamSequenceId, DEFAULT_NATS_DURABLE } from './nats';
 export type { NatsSourceOptions } from './nats';
+export { rabbitmqSource, rabbitmqFallbackId, rabbitmqHeaders, DEFAULT_RABBITMQ_PREFETCH } from './rabbitmq';
+export type { RabbitmqSourceOptions } from './rabbitmq';
 export { SOURCE_REJECTS_TOPIC, SOURCE_REJECT_REASONS } from '../contract/source-rejects';
 export type { SourceRejectPayload, SourceRejectReason } from '../contract/source-rejects';
 export {

@@ -7,6 +7,7 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { SourceStoppedError, stripTopicPrefix } from './source';
 import type { Source, SourceMessage } from './source';
 
 /** Options of `natsSource`. */
@@ -28,13 +29,17 @@ export interface NatsSourceOptions {
    * `stripSubjectPrefix` gives the common variant. A result outside the topic pattern parks as `SOURCE_BAD_TOPIC`.
    */
   topicFromSubject?: (subject: string) => string;
+  /**
+   * Reconnect attempts after a lost connection before the client gives up; then `messages` throws a
+   * `SourceStoppedError` (the bridge exits non-zero). `-1`: never give up. @defaultValue `10` (the client's)
+   */
+  maxReconnectAttempts?: number;
+  /** Wait between reconnect attempts. @defaultValue `2000` (the client's) */
+  reconnectTimeWaitMs?: number;
 }
 
 /** Drops `prefix.` from the start of a subject (`dlq.orders.created` → `orders.created`). */
-export function stripSubjectPrefix(prefix: string): (subject: string) => string {
-  const head = prefix.endsWith('.') ? prefix : `${prefix}.`;
-  return (subject) => (subject.startsWith(head) ? subject.slice(head.length) : subject);
-}
+export const stripSubjectPrefix: (prefix: string) => (subject: string) => string = stripTopicPrefix;
 
 /** A message id from a stream name and sequence: the stream name's characters outside the id pattern become `_`. */
 export function streamSequenceId(stream: string, seq: number): string {
@@ -49,7 +54,18 @@ export async function natsSource(options: NatsSourceOptions): Promise<Source> {
   const durable = options.durable ?? DEFAULT_NATS_DURABLE;
   const pullBatch = Math.max(1, options.pullBatch ?? 64);
   const topicOf = options.topicFromSubject ?? ((subject: string) => subject);
-  const nc = await connect({ servers: options.servers, name: `temporal-dlq ${durable}` });
+  const nc = await connect({
+    servers: options.servers,
+    name: `temporal-dlq ${durable}`,
+    ...(options.maxReconnectAttempts !== undefined
+      ? { maxReconnectAttempts: options.maxReconnectAttempts }
+      : {}),
+    ...(options.reconnectTimeWaitMs !== undefined ? { reconnectTimeWait: options.reconnectTimeWaitMs } : {}),
+  });
+  let closedBy: string | undefined;
+  void nc.closed().then((err) => {
+    closedBy = err ? err.message : 'closed';
+  });
   try {
     const jsm = await jetstreamManager(nc);
     const existing = await jsm.consumers.info(options.stream, durable).catch(() => undefined);
@@ -107,6 +123,14 @@ export async function natsSource(options: NatsSourceOptions): Promise<Source> {
       signal.addEventListener('abort', stop, { once: true });
       try {
         for await (const m of batch) yield toSourceMessage(m);
+        // The consumer's iterator also ends, quietly, when the client gave up reconnecting: that must not
+        // look like a clean stop (a bridge exiting 0 while messages wait).
+        if (!signal.aborted)
+          throw new SourceStoppedError(
+            `NATS stream ${options.stream}: the consumer stopped delivering (${
+              nc.isClosed() ? `connection closed: ${closedBy ?? 'reconnects exhausted'}` : 'consumer ended'
+            })`,
+          );
       } finally {
         signal.removeEventListener('abort', stop);
         await batch.close();

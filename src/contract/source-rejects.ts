@@ -18,6 +18,8 @@ export const SOURCE_REJECT_REASONS = {
   tooLarge: 'SOURCE_PAYLOAD_TOO_LARGE',
   /** The topic the source derived (e.g. from the subject) is outside the topic pattern. */
   badTopic: 'SOURCE_BAD_TOPIC',
+  /** The body is JSON that the envelope refuses: nested deeper than `MAX_PAYLOAD_DEPTH` (64) levels. */
+  notPlainJson: 'SOURCE_NOT_PLAIN_JSON',
 } as const;
 export type SourceRejectReason = (typeof SOURCE_REJECT_REASONS)[keyof typeof SOURCE_REJECT_REASONS];
 
@@ -40,4 +42,9 @@ export interface SourceRejectPayload {
   bodyKeptBytes: number;
   /** SHA-256 of the whole raw body, hex. */
   bodySha256: string;
+  /**
+   * Set when even the headers would not fit the payload limit: this is the minimal reject (origin, reason,
+   * size and hash; no headers, no body). The raw message stays findable by its hash in the broker's logs.
+   */
+  minimal?: true;
 }

@@ -21,6 +21,9 @@ import { WORKFLOW_BUNDLE_PATH, WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_ENTRY } f
 import { workerTracing } from './tracing';
 import type { WorkerTracingOptions } from './tracing';
 import { checkSetup } from '../ops/setup';
+import type { Source } from '../connectors/source';
+import { attachSources } from './worker-sources';
+import type { WorkerSourceOptions } from './worker-sources';
 
 /** gRPC codes meaning "this credential may not ask": PERMISSION_DENIED, UNIMPLEMENTED, UNAUTHENTICATED. */
 const CANNOT_ASK = new Set([7, 12, 16]);
@@ -85,6 +88,24 @@ export interface CreateWorkerOptions {
    * @defaultValue from the `DLQ_SINK_*` variables (none when they are unset)
    */
   sinks?: SinksOptions;
+  /**
+   * Broker sources (`natsSource`, `rabbitmqSource` from `temporal-dlq/connectors`) that `worker.run()` runs
+   * beside the worker under `runSource`'s contract, through a Client on the worker's `NativeConnection`.
+   * `worker.shutdown()` (or SIGINT/SIGTERM) drains them before the worker stops: nothing unstarted is acked.
+   * A source the broker stopped shuts the worker down and `run()` rejects with its `SourceStoppedError`.
+   * @defaultValue `[]`
+   */
+  sources?: ReadonlyArray<Source>;
+  /**
+   * Start the sources' workflows with eager workflow start (`requestEagerStart`): the server hands the first
+   * workflow task to this worker in the start's response, so a message that succeeds at once needs no trip
+   * through matching. Needs `system.enableEagerWorkflowStart` on the server (on by default in server 1.29 and
+   * the dev server); a declined request starts the workflow as usual.
+   * @defaultValue `true`
+   */
+  eagerStart?: boolean;
+  /** `runSource` options of the sources (in flight, retry delays, `onSettled`). @defaultValue `{}` */
+  sourceOptions?: WorkerSourceOptions;
 }
 
 export { installRuntimeLogger } from './runtime';
@@ -151,6 +172,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
         'but no span is exported. Register one (e.g. @opentelemetry/sdk-node) before creating the worker',
     );
 
+  const dataConverter = dataConverterFromConfig(config);
   const worker = await Worker.create({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -181,7 +203,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
       ...options.extraActivities,
     },
     maxCachedWorkflows: config.DLQ_MAX_CACHED_WORKFLOWS,
-    dataConverter: dataConverterFromConfig(config),
+    dataConverter,
     // A deploy's graceful shutdown lets the stage attempts in flight finish (see `workerOptions`).
     shutdownGraceTime: Math.max(0, ...[...handlers.values()].map((h) => h.stageTimeoutMs)),
     ...options.workerOptions,
@@ -205,5 +227,16 @@ export async function createWorker(options: CreateWorkerOptions): Promise<Worker
       await sinks.close();
     }
   };
-  return worker;
+  if (!options.sources?.length) return worker;
+  return attachSources(worker, {
+    sources: options.sources,
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: options.taskQueue ?? config.TEMPORAL_TASK_QUEUE,
+    maxPayloadBytes: config.DLQ_MAX_PAYLOAD_BYTES,
+    dataConverter,
+    eagerStart: options.eagerStart ?? true,
+    logger,
+    ...(options.sourceOptions ? { sourceOptions: options.sourceOptions } : {}),
+  });
 }

@@ -19,6 +19,7 @@ export type { WorkerTracingOptions } from './tracing';
 export { deadLettersDdl, NATS_SINK_HEADERS } from '../sinks';
 export type { SinksOptions, NatsSinkOptions, PostgresSinkOptions } from '../sinks';
 export type { MirrorEvent, MirrorEventKind, MirrorResolution } from '../contract/mirror';
+export type { WorkerSourceOptions } from './worker-sources';
 export { WORKER_NODE_FLAGS, WORKER_ENV, missingWorkerSettings } from './memory-settings';
 export { setupServer, registerSearchAttributes, ensureRetention, checkSetup, SetupError } from '../ops/setup';
 export type { SetupServerOptions } from '../ops/setup';
