@@ -28,6 +28,7 @@ export function startWorker(
   mode: WorkerProcessOptions['mode'],
   taskQueue: string,
   cpuProfileDir?: string,
+  source?: WorkerProcessOptions['source'],
 ): Promise<WorkerProcess> {
   return startWorkerProcess({
     mode,
@@ -40,6 +41,7 @@ export function startWorker(
     nodeOptions: ctx.options.workerNodeOptions,
     env: ctx.options.workerEnv,
     ...(cpuProfileDir ? { cpuProfileDir } : {}),
+    ...(source ? { source } : {}),
   });
 }
 

@@ -1,5 +1,6 @@
 /** Messages between the bench (parent) and a worker child process. */
 import { z } from 'zod';
+import type { SourceSpec } from './brokers/spec';
 
 /** Parent → child. */
 export const toChildSchema = z.discriminatedUnion('type', [
@@ -28,6 +29,14 @@ export const toParentSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
   z.object({ type: z.literal('memory'), memory: memorySchema }),
   z.object({ type: z.literal('error'), message: z.string() }),
+  /** The child's sources started every message (Unix ms: when `run()` began, when the last one settled). */
+  z.object({
+    type: z.literal('ingested'),
+    t0: z.number(),
+    startedAt: z.number(),
+    eagerlyStarted: z.number(),
+    retried: z.number(),
+  }),
 ]);
 export type ToParent = z.infer<typeof toParentSchema>;
 
@@ -40,7 +49,18 @@ export const childEnvSchema = z.object({
   BENCH_MAX_CACHED: z.string().regex(/^\d+$/),
   /** JSON of extra `WorkerOptions` given to both workers (tuning experiments). */
   BENCH_WORKER_OPTIONS: z.string().default('{}'),
+  /** JSON of a {@link ChildSource}: the worker runs that source (`createWorker({ sources })`). */
+  BENCH_SOURCE: z.string().optional(),
 });
+
+/** A source the child runs inside its worker, and when to report. */
+export interface ChildSource {
+  spec: SourceSpec;
+  eagerStart: boolean;
+  maxInFlight: number;
+  /** Messages after which the child reports `ingested`. */
+  n: number;
+}
 export type ChildEnv = z.infer<typeof childEnvSchema>;
 
 /** Worker tuning that may be passed to both workers: plain numbers only. */

@@ -74,7 +74,7 @@ export const benchOptionsSchema = z.object({
   ingest: positive,
   /**
    * Ingestion: the brokers read through their sources (src/connectors/), each on this machine's default
-   * port. @defaultValue `nats,outbox`
+   * port. @defaultValue `nats,rabbitmq,outbox`
    */
   ingestSources: z
     .string()
@@ -84,9 +84,19 @@ export const benchOptionsSchema = z.object({
         .map((s) => s.trim())
         .filter(Boolean),
     )
-    .pipe(z.array(z.enum(['nats', 'outbox'], { message: "must be a list of 'nats' and 'outbox'" })).min(1)),
+    .pipe(
+      z
+        .array(
+          z.enum(['nats', 'rabbitmq', 'outbox'], {
+            message: "must be a list of 'nats', 'rabbitmq' and 'outbox'",
+          }),
+        )
+        .min(1),
+    ),
   /** PostgreSQL for the ingestion phase's outbox (a database of its own, dropped afterwards). */
   postgresUrl: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'must be a postgres:// URL'),
+  /** RabbitMQ for the ingestion phase (a queue and exchange of its own, deleted afterwards). */
+  rabbitmqUrl: z.string().regex(/^amqps?:\/\/\S+$/, 'must be an amqp:// URL'),
   /** NATS with JetStream for the ingestion phase. */
   natsUrl: z.string().regex(/^(nats:\/\/)?(127\.0\.0\.1|localhost):\d+$/, 'must be host:port on 127.0.0.1'),
   /** Parked messages in the failure group the bulk retry repairs (part of the largest size). */
@@ -157,7 +167,8 @@ const DEFAULTS = {
   fill: 'real',
   skip: '',
   ingest: '2000',
-  ingestSources: 'nats,outbox',
+  ingestSources: 'nats,rabbitmq,outbox',
+  rabbitmqUrl: 'amqp://guest:guest@127.0.0.1:5672',
   postgresUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
   natsUrl: '127.0.0.1:4222',
   bulk: '5000',
@@ -221,7 +232,11 @@ export function parseBenchOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     )
     .option('--skip <phases>', 'phases left out, a list of throughput, ingestion and bulk (default: none)')
     .option('--ingest <n>', 'ingestion: messages loaded into each broker')
-    .option('--ingest-sources <list>', 'ingestion: brokers read through their sources (default nats,outbox)')
+    .option(
+      '--ingest-sources <list>',
+      'ingestion: brokers read through their sources (default nats,rabbitmq,outbox)',
+    )
+    .option('--rabbitmq-url <url>', 'ingestion: RabbitMQ')
     .option('--postgres-url <url>', "ingestion: PostgreSQL for the outbox's database of its own")
     .option('--nats-url <host:port>', 'NATS with JetStream for the ingestion phase')
     .option('--bulk <n>', 'messages in the bulk-retried failure group')

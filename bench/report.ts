@@ -9,6 +9,7 @@ import type { ParkLatency } from './phases/park-latency';
 import type { FillResult } from './phases/fill';
 import type { AnalyticsCost } from './phases/analytics';
 import type { BulkRetry } from './phases/bulk-retry';
+import { ingestionLabel } from './phases/ingestion';
 import type { IngestionRun } from './phases/ingestion';
 import type { BullmqContext } from './phases/bullmq';
 import type { ThreadProfile } from './profile';
@@ -122,7 +123,7 @@ export function renderTable(r: BenchResults): string {
   for (const run of r.ingestion ?? []) {
     if (run.source === 'memory') continue;
     table.push([
-      `Ingestion ${run.source} → started · completed, msg/s (n=${run.n})`,
+      `Ingestion ${ingestionLabel(run)} → started · completed, msg/s (n=${run.n})${run.mode === 'worker, eager' ? `, ${run.eagerlyStarted} eager` : ''}`,
       `${run.startedPerSecond} · ${run.completedPerSecond}`,
       `publishMany from memory ${r.ingestion!.find((m) => m.source === 'memory')?.startedPerSecond ?? '?'} · ${r.ingestion!.find((m) => m.source === 'memory')?.completedPerSecond ?? '?'}`,
       `${run.ratioStarted} · ${run.ratioCompleted}`,

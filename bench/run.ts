@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { CommanderError } from 'commander';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { WORKFLOWS_ENTRY } from '../src/worker/bundle-path';
+import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_ENTRY } from '../src/worker/bundle-path';
 import { prepareNamespace, startBenchServer } from './server';
 import type { BenchServer } from './server';
 import { parseBenchOptions } from './options';
@@ -33,10 +33,11 @@ import { measureAnalytics } from './phases/analytics';
 import type { AnalyticsCost } from './phases/analytics';
 import { runBulkRetry } from './phases/bulk-retry';
 import type { BulkRetry } from './phases/bulk-retry';
-import { runIngestion } from './phases/ingestion';
+import { ingestionLabel, runIngestion } from './phases/ingestion';
 import type { IngestionBroker, IngestionRun } from './phases/ingestion';
 import { natsBroker } from './brokers/nats';
 import { outboxBroker } from './brokers/outbox';
+import { rabbitmqBroker } from './brokers/rabbitmq';
 import type { Memory } from './ipc';
 import { runBullmq } from './phases/bullmq';
 import { summariseProfiles } from './profile';
@@ -56,10 +57,15 @@ import { round } from './stats';
 const log = (text: string) =>
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}\n`);
 
-async function bundle(workflowsPath: string, file: string): Promise<string> {
+async function bundle(
+  workflowsPath: string,
+  file: string,
+  interceptorModules: string[] = [],
+): Promise<string> {
   const noop = (): void => undefined;
   const { code } = await bundleWorkflowCode({
     workflowsPath,
+    workflowInterceptorModules: interceptorModules,
     logger: { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: console.error },
   });
   writeFileSync(file, code);
@@ -130,12 +136,14 @@ async function measure(
         brokers.push(
           kind === 'nats'
             ? await natsBroker(options.natsUrl, options.publishConcurrency)
-            : await outboxBroker(options.postgresUrl),
+            : kind === 'rabbitmq'
+              ? await rabbitmqBroker(options.rabbitmqUrl, options.publishConcurrency)
+              : await outboxBroker(options.postgresUrl),
         );
       ingestion = await runIngestion(ctx, brokers, options.ingest);
       for (const run of ingestion)
         log(
-          `  ${run.source}: ${run.startedPerSecond} msg/s started, ${run.completedPerSecond} completed (ratio ${run.ratioStarted} · ${run.ratioCompleted})`,
+          `  ${ingestionLabel(run)}: ${run.startedPerSecond} msg/s started, ${run.completedPerSecond} completed (ratio ${run.ratioStarted} · ${run.ratioCompleted})`,
         );
       checkpoint({ ingestion });
     } finally {
@@ -261,7 +269,8 @@ async function main(): Promise<void> {
     const dir = mkdtempSync(join(tmpdir(), 'dlq-bench-'));
     log('bundling the workflow code (production bundle and baseline bundle)');
     const bundles = {
-      dlq: await bundle(WORKFLOWS_ENTRY, join(dir, 'dlq-workflow-bundle.js')),
+      // As scripts/bundle-workflows.ts builds the production bundle: with the tracing interceptors.
+      dlq: await bundle(WORKFLOWS_ENTRY, join(dir, 'dlq-workflow-bundle.js'), WORKFLOW_INTERCEPTOR_MODULES),
       baseline: await bundle(
         require.resolve('./baseline-workflows'),
         join(dir, 'baseline-workflow-bundle.js'),

@@ -11,7 +11,8 @@ import { loadConfig } from '../src/config';
 import { benchHandlers } from './handlers';
 import { createBaselineActivities } from './baseline-activities';
 import { childEnvSchema, toChildSchema, workerTuningSchema } from './ipc';
-import type { Memory, ToParent } from './ipc';
+import type { ChildSource, Memory, ToParent } from './ipc';
+import { openSource } from './brokers/spec';
 
 const send = (message: ToParent): void => {
   process.send?.(message);
@@ -72,6 +73,10 @@ async function main(): Promise<void> {
   Runtime.install({ logger: { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: noop } });
   const connection = await NativeConnection.connect({ address: env.BENCH_ADDRESS });
   const maxCachedWorkflows = Number(env.BENCH_MAX_CACHED);
+  // Ingestion inside the worker: one source, counted until every message settled.
+  const ingest = env.BENCH_SOURCE ? (JSON.parse(env.BENCH_SOURCE) as ChildSource) : undefined;
+  const source = ingest ? await openSource(ingest.spec) : undefined;
+  const counts = { t0: 0, settled: 0, eagerlyStarted: 0, retried: 0 };
   const worker =
     env.BENCH_MODE === 'dlq'
       ? await createWorker({
@@ -87,6 +92,27 @@ async function main(): Promise<void> {
           installRuntimeLogger: false,
           workflowBundlePath: env.BENCH_BUNDLE,
           workerOptions: tuning,
+          ...(ingest && source
+            ? {
+                sources: [source],
+                eagerStart: ingest.eagerStart,
+                sourceOptions: {
+                  maxInFlight: ingest.maxInFlight,
+                  onSettled: (outcome, _message, details) => {
+                    if (outcome === 'retry-later') return void counts.retried++;
+                    if (details.eagerlyStarted) counts.eagerlyStarted++;
+                    if (++counts.settled === ingest.n)
+                      send({
+                        type: 'ingested',
+                        t0: counts.t0,
+                        startedAt: Date.now(),
+                        eagerlyStarted: counts.eagerlyStarted,
+                        retried: counts.retried,
+                      });
+                  },
+                },
+              }
+            : {}),
         })
       : await Worker.create({
           connection,
@@ -98,6 +124,7 @@ async function main(): Promise<void> {
           ...tuning,
         });
   const timer = setInterval(sample, 100);
+  counts.t0 = Date.now();
   const running = worker.run();
   process.on('message', (raw: unknown) => {
     const message = toChildSchema.parse(raw);

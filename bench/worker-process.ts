@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { toParentSchema } from './ipc';
-import type { ChildEnv, Memory, ToChild, ToParent, WorkerTuning } from './ipc';
+import type { ChildEnv, ChildSource, Memory, ToChild, ToParent, WorkerTuning } from './ipc';
 
 export interface WorkerProcessOptions {
   mode: ChildEnv['BENCH_MODE'];
@@ -21,11 +21,15 @@ export interface WorkerProcessOptions {
   env?: Record<string, string>;
   /** Write V8 CPU profiles (every thread) into this directory. @defaultValue no profiling */
   cpuProfileDir?: string;
+  /** A source the worker runs (`createWorker({ sources })`, mode `dlq` only). @defaultValue none */
+  source?: ChildSource;
 }
 
 export interface WorkerProcess {
   pid: number;
   memory(): Promise<Memory>;
+  /** With `source`: resolves when the child's source settled every message. */
+  ingested(): Promise<Extract<ToParent, { type: 'ingested' }>>;
   /** Graceful shutdown; SIGKILL after 30 s. */
   stop(): Promise<void>;
 }
@@ -45,8 +49,12 @@ export function compileWorkerChild(outDir: string): string {
       extends: join(root, 'tsconfig.json'),
       // Type packages are looked up beside the tsconfig; this one lives outside the project.
       compilerOptions: { outDir, rootDir: root, typeRoots: [join(root, 'node_modules', '@types')] },
-      // workflows/: src/worker/bundle-path.ts resolves it when loaded (the bundle itself is built beforehand).
-      files: [join(root, 'bench', 'worker-child.ts'), join(root, 'workflows', 'index.ts')],
+      // workflows/: src/worker/bundle-path.ts resolves the entry and the tracing interceptors when loaded (the bundle itself is built beforehand).
+      files: [
+        join(root, 'bench', 'worker-child.ts'),
+        join(root, 'workflows', 'index.ts'),
+        join(root, 'workflows', 'tracing-interceptors.ts'),
+      ],
       include: [],
     }),
   );
@@ -67,6 +75,7 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
     BENCH_BUNDLE: options.bundlePath,
     BENCH_MAX_CACHED: String(options.maxCached),
     BENCH_WORKER_OPTIONS: JSON.stringify(options.tuning),
+    ...(options.source ? { BENCH_SOURCE: JSON.stringify(options.source) } : {}),
   };
   const child: ChildProcess = fork(options.script, [], {
     execArgv: [
@@ -105,9 +114,16 @@ export async function startWorkerProcess(options: WorkerProcessOptions): Promise
       });
     });
   const post = (message: ToChild) => child.send(message);
+  // Registered before the child runs, so an early report is not missed.
+  const ingested = options.source ? next('ingested', 15 * 60_000) : undefined;
+  ingested?.catch(() => undefined);
   await next('ready', 120_000);
   return {
     pid: child.pid ?? -1,
+    ingested() {
+      if (!ingested) throw new Error('worker child: started without a source');
+      return ingested;
+    },
     async memory() {
       const reply = next('memory', 10_000);
       post({ type: 'memory' });

@@ -3,7 +3,6 @@ import { randomUUID } from 'node:crypto';
 import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connect, headers as natsHeaders } from '@nats-io/transport-node';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { natsSource, stripSubjectPrefix } from '../../src/connectors/nats';
 import type { IngestionBroker } from '../phases/ingestion';
 
 /** Publishes in windows of this many unacknowledged messages (JetStream acks each publish). */
@@ -36,15 +35,14 @@ export async function natsBroker(url: string, maxInFlight: number): Promise<Inge
         await Promise.all(batch);
       }
       return {
-        source: () =>
-          natsSource({
-            servers: [url],
-            stream,
-            subject: `${subjects}.>`,
-            durable: `bench_${tag}`,
-            pullBatch: maxInFlight,
-            topicFromSubject: stripSubjectPrefix(subjects),
-          }),
+        spec: {
+          kind: 'nats',
+          url,
+          stream,
+          subjectPrefix: subjects,
+          durable: `bench_${tag}`,
+          pullBatch: maxInFlight,
+        },
       };
     },
     async close() {

@@ -1,7 +1,7 @@
 /** The ingestion phase's PostgreSQL outbox: a database of its own per run, dropped on close. */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { ensureOutboxTable, outboxSource } from '../../src/connectors/outbox';
+import { ensureOutboxTable } from '../../src/connectors/outbox';
 import type { IngestionBroker } from '../phases/ingestion';
 
 /** Rows per INSERT statement while loading. */
@@ -43,7 +43,7 @@ export async function outboxBroker(adminUrl: string): Promise<IngestionBroker> {
       } finally {
         await db.end();
       }
-      return { source: () => Promise.resolve(outboxSource({ connectionString, table: name })) };
+      return { spec: { kind: 'outbox', connectionString, table: name } };
     },
     async close() {
       await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`).catch(() => undefined);

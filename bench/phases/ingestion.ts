@@ -1,31 +1,39 @@
 /**
  * Ingestion: how fast messages get from a broker to started and to completed workflows through a source
  * (src/connectors/), as a ratio to `publishMany` from memory on the same server, worker settings and size in
- * the same run. Each broker is loaded with N messages before the clock starts, so the figure is the
- * source's rate, not the producer's. Every run has a fresh worker child and task queue.
+ * the same run. Each broker is loaded with N messages before the clock starts, so the figure is the source's
+ * rate, not the producer's. Every run has a fresh worker child and task queue. Each source runs three ways:
+ * - `bridge`: in the bench process, as `dlq bridge` does (its own client, the worker in another process);
+ * - `worker`: inside the worker child (`createWorker({ sources })`), eager start off;
+ * - `worker, eager`: the same with eager workflow start (the start's response carries the first task).
  */
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { publishMany } from '../../src/client/publish';
 import { runSource } from '../../src/connectors/source';
-import type { Source } from '../../src/connectors/source';
+import { openSource } from '../brokers/spec';
+import type { SourceSpec } from '../brokers/spec';
 import { TOPIC_OK } from '../handlers';
 import { countWhere, startWorker, withinVisibilityBudget } from '../context';
 import type { BenchContext } from '../context';
+import type { WorkerProcess } from '../worker-process';
 import { round, until } from '../stats';
 
-/** A broker the phase can fill and read: one per source kind. */
+/** A broker the phase can fill: one per source kind. */
 export interface IngestionBroker {
-  readonly kind: string;
-  /** Loads `n` messages on topic `topic`, ids `<prefix>-<i>`, and answers a source that reads them. */
-  load(n: number, topic: string, prefix: string): Promise<{ source: () => Promise<Source> }>;
-  /** Removes what `load` made (streams, queues, tables). */
+  readonly kind: SourceSpec['kind'];
+  /** Loads `n` messages on topic `topic`, ids `<prefix>-<i>`, and answers the source that reads them. */
+  load(n: number, topic: string, prefix: string): Promise<{ spec: SourceSpec }>;
+  /** Removes what `load` made (streams, queues, databases). */
   close(): Promise<void>;
 }
 
+export type IngestionMode = 'memory' | 'bridge' | 'worker' | 'worker, eager';
+
 export interface IngestionRun {
   /** `memory` is `publishMany` of the same messages from an array. */
-  source: string;
+  source: 'memory' | SourceSpec['kind'];
+  mode: IngestionMode;
   n: number;
   /** First message taken to the last start acknowledged (memory: `publishMany` resolved). */
   startedPerSecond: number;
@@ -34,9 +42,13 @@ export interface IngestionRun {
   /** Against the memory run of the same phase; 1 for the memory run itself. */
   ratioStarted: number;
   ratioCompleted: number;
-  /** Starts that were refused and given back to the broker (each came back and started later). */
+  /** Starts refused and given back to the broker (each came back and started later). */
   retried: number;
+  /** Starts the server answered with the workflow's first task (eager mode only). */
+  eagerlyStarted: number;
 }
+
+type Measured = Omit<IngestionRun, 'ratioStarted' | 'ratioCompleted'>;
 
 async function lastClose(client: Client, taskQueue: string): Promise<number> {
   return withinVisibilityBudget(async () => {
@@ -50,7 +62,7 @@ async function lastClose(client: Client, taskQueue: string): Promise<number> {
   });
 }
 
-async function completed(ctx: BenchContext, taskQueue: string, n: number): Promise<number> {
+async function completedAt(ctx: BenchContext, taskQueue: string, n: number): Promise<number> {
   const done = `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Completed'`;
   await until(
     `${n} ingested workflows to complete`,
@@ -61,86 +73,137 @@ async function completed(ctx: BenchContext, taskQueue: string, n: number): Promi
   return lastClose(ctx.client, taskQueue);
 }
 
-async function runOne(
+interface Started {
+  t0: number;
+  startedAt: number;
+  retried: number;
+  eagerlyStarted: number;
+}
+
+const label = (run: { source: string; mode: IngestionMode }) =>
+  run.mode === 'memory' ? 'memory' : `${run.source} (${run.mode})`;
+
+async function measure(
   ctx: BenchContext,
-  label: string,
+  source: IngestionRun['source'],
+  mode: IngestionMode,
   n: number,
-  ingest: (taskQueue: string, prefix: string) => Promise<{ t0: number; startedAt: number; retried: number }>,
-): Promise<Omit<IngestionRun, 'ratioStarted' | 'ratioCompleted'>> {
-  const prefix = `${ctx.runId}-ingest-${label}-${randomUUID().slice(0, 6)}`;
-  const taskQueue = `bench-ingest-${label}-${ctx.runId}`;
-  const worker = await startWorker(ctx, 'dlq', taskQueue);
+  start: (taskQueue: string) => Promise<{ worker: WorkerProcess; started: () => Promise<Started> }>,
+): Promise<Measured> {
+  const taskQueue = `bench-ingest-${source}-${mode.replace(/\W+/g, '-')}-${ctx.runId}`;
+  const { worker, started } = await start(taskQueue);
   try {
-    const { t0, startedAt, retried } = await ingest(taskQueue, prefix);
-    const closedAt = await completed(ctx, taskQueue, n);
+    const s = await started();
+    const closedAt = await completedAt(ctx, taskQueue, n);
     return {
-      source: label,
+      source,
+      mode,
       n,
-      startedPerSecond: round(n / ((startedAt - t0) / 1000), 1),
-      completedPerSecond: round(n / ((closedAt - t0) / 1000), 1),
-      retried,
+      startedPerSecond: round(n / ((s.startedAt - s.t0) / 1000), 1),
+      completedPerSecond: round(n / ((closedAt - s.t0) / 1000), 1),
+      retried: s.retried,
+      eagerlyStarted: s.eagerlyStarted,
     };
   } finally {
     await worker.stop();
   }
 }
 
-/** The memory baseline, then each broker's source, on N messages each. */
-export async function runIngestion(
-  ctx: BenchContext,
-  brokers: readonly IngestionBroker[],
-  n: number,
-): Promise<IngestionRun[]> {
-  const concurrency = ctx.options.publishConcurrency;
-  const runs: Array<Omit<IngestionRun, 'ratioStarted' | 'ratioCompleted'>> = [];
-  ctx.log(`ingestion: publishMany from memory, ${n} messages`);
-  runs.push(
-    await runOne(ctx, 'memory', n, async (taskQueue, prefix) => {
-      const inputs = Array.from({ length: n }, (_, i) => ({
-        id: `${prefix}-${i}`,
-        topic: TOPIC_OK,
-        payload: { i },
-      }));
-      const t0 = Date.now();
-      const results = await publishMany(ctx.client, inputs, { taskQueue, concurrency });
-      const failed = results.filter((r) => !r.ok).length;
-      if (failed) throw new Error(`bench: ${failed} of ${n} publishes failed in the memory baseline`);
-      return { t0, startedAt: Date.now(), retried: 0 };
-    }),
-  );
-  for (const broker of brokers) {
-    ctx.log(`ingestion: ${broker.kind} source, ${n} messages (loading the broker first)`);
-    runs.push(
-      await runOne(ctx, broker.kind, n, async (taskQueue, prefix) => {
-        const loaded = await broker.load(n, TOPIC_OK, prefix);
-        const source = await loaded.source();
+/** `publishMany` of N messages from an array, on a fresh worker child. */
+function fromMemory(ctx: BenchContext, n: number): Promise<Measured> {
+  const prefix = `${ctx.runId}-ingest-memory-${randomUUID().slice(0, 6)}`;
+  return measure(ctx, 'memory', 'memory', n, async (taskQueue) => {
+    const worker = await startWorker(ctx, 'dlq', taskQueue);
+    return {
+      worker,
+      started: async () => {
+        const inputs = Array.from({ length: n }, (_, i) => ({
+          id: `${prefix}-${i}`,
+          topic: TOPIC_OK,
+          payload: { i },
+        }));
+        const t0 = Date.now();
+        const results = await publishMany(ctx.client, inputs, {
+          taskQueue,
+          concurrency: ctx.options.publishConcurrency,
+        });
+        const failed = results.filter((r) => !r.ok).length;
+        if (failed) throw new Error(`bench: ${failed} of ${n} publishes failed in the memory baseline`);
+        return { t0, startedAt: Date.now(), retried: 0, eagerlyStarted: 0 };
+      },
+    };
+  });
+}
+
+/** The source in the bench process, as `dlq bridge` runs it, with the worker in its child. */
+function viaBridge(ctx: BenchContext, spec: SourceSpec, n: number): Promise<Measured> {
+  return measure(ctx, spec.kind, 'bridge', n, async (taskQueue) => {
+    const worker = await startWorker(ctx, 'dlq', taskQueue);
+    return {
+      worker,
+      started: async () => {
+        const source = await openSource(spec);
         const stop = new AbortController();
         let settled = 0;
         let retried = 0;
         let startedAt = 0;
         const t0 = Date.now();
-        const run = runSource(ctx.client, source, {
-          taskQueue,
-          maxInFlight: concurrency,
-          signal: stop.signal,
-          onSettled: (outcome) => {
-            if (outcome === 'retry-later') retried++;
-            else if (++settled === n) {
-              startedAt = Date.now();
-              stop.abort();
-            }
-          },
-        });
         try {
-          const counts = await run;
+          const counts = await runSource(ctx.client, source, {
+            taskQueue,
+            maxInFlight: ctx.options.publishConcurrency,
+            signal: stop.signal,
+            onSettled: (outcome) => {
+              if (outcome === 'retry-later') retried++;
+              else if (++settled === n) {
+                startedAt = Date.now();
+                stop.abort();
+              }
+            },
+          });
           if (counts.started + counts.duplicate < n)
-            throw new Error(`bench: the ${broker.kind} source started ${counts.started} of ${n}`);
+            throw new Error(`bench: the ${spec.kind} source started ${counts.started} of ${n}`);
         } finally {
           await source.close();
         }
-        return { t0, startedAt, retried };
-      }),
-    );
+        return { t0, startedAt, retried, eagerlyStarted: 0 };
+      },
+    };
+  });
+}
+
+/** The source inside the worker child (`createWorker({ sources })`), eager start on or off. */
+function inWorker(ctx: BenchContext, spec: SourceSpec, n: number, eagerStart: boolean): Promise<Measured> {
+  return measure(ctx, spec.kind, eagerStart ? 'worker, eager' : 'worker', n, async (taskQueue) => {
+    const worker = await startWorker(ctx, 'dlq', taskQueue, undefined, {
+      spec,
+      eagerStart,
+      maxInFlight: ctx.options.publishConcurrency,
+      n,
+    });
+    return { worker, started: () => worker.ingested() };
+  });
+}
+
+/** The memory baseline, then each broker's source three ways, on N messages each. */
+export async function runIngestion(
+  ctx: BenchContext,
+  brokers: readonly IngestionBroker[],
+  n: number,
+): Promise<IngestionRun[]> {
+  ctx.log(`ingestion: publishMany from memory, ${n} messages`);
+  const runs: Measured[] = [await fromMemory(ctx, n)];
+  for (const broker of brokers) {
+    for (const mode of ['bridge', 'worker', 'worker, eager'] as const) {
+      ctx.log(`ingestion: ${broker.kind} (${mode}), ${n} messages (loading the broker first)`);
+      const prefix = `${ctx.runId}-ingest-${broker.kind}-${randomUUID().slice(0, 6)}`;
+      const { spec } = await broker.load(n, TOPIC_OK, prefix);
+      runs.push(
+        mode === 'bridge'
+          ? await viaBridge(ctx, spec, n)
+          : await inWorker(ctx, spec, n, mode === 'worker, eager'),
+      );
+    }
   }
   const memory = runs[0]!;
   return runs.map((r) => ({
@@ -149,3 +212,5 @@ export async function runIngestion(
     ratioCompleted: round(r.completedPerSecond / memory.completedPerSecond, 3),
   }));
 }
+
+export { label as ingestionLabel };
