@@ -87,7 +87,8 @@ export function resolveBridgeOutboxSettings(
     if (flag !== undefined && fromCli(key)) {
       raw[key] = typeof flag === 'string' ? flag : JSON.stringify(flag);
       origin[key] = key === 'listen' ? '--no-listen' : flagOf(key);
-    } else if (env[variable] !== undefined) {
+    } else if (env[variable] !== undefined && env[variable] !== '') {
+      // An empty variable is unset, as for the other bridges (src/cli/bridge-env.ts).
       raw[key] = env[variable];
       origin[key] = variable;
     }
