@@ -10,6 +10,10 @@ import { TRACING_MODES } from './contract/tracing';
 import { ProfileError, readTemporalProfile } from './temporal-profile';
 import type { ProfileVariable, TemporalProfile } from './temporal-profile';
 
+/** A sink's delivery budget becomes an activity timeout: from 1 s to 30 days. */
+const sinkBudgetInRange = (ms: number) => ms >= 1000 && ms <= 30 * 24 * 3_600_000;
+const SINK_BUDGET_RANGE = { message: 'must be from 1s to 30d' };
+
 const duration = (fallback: string) =>
   z
     .string()
@@ -231,9 +235,9 @@ export const envSchema = z.object({
   /** Put the message's payload into the sinks' events (it leaves Temporal's encryption). @defaultValue `false` */
   DLQ_SINK_PAYLOADS: boolean(false),
   /** How long a park event or immediate alert is retried before it counts as undelivered. @defaultValue `24h` */
-  DLQ_SINK_PARK_BUDGET: duration('24h'),
+  DLQ_SINK_PARK_BUDGET: duration('24h').refine(sinkBudgetInRange, SINK_BUDGET_RANGE),
   /** How long a resolved message waits for its resolution events before it completes. @defaultValue `10m` */
-  DLQ_SINK_RESOLUTION_BUDGET: duration('10m'),
+  DLQ_SINK_RESOLUTION_BUDGET: duration('10m').refine(sinkBudgetInRange, SINK_BUDGET_RANGE),
   /** Publish the demo batch at `npm start`. @defaultValue `true` */
   DLQ_DEMO: boolean(true),
   /**

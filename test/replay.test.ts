@@ -15,6 +15,7 @@ import { Worker } from '@temporalio/worker';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { requireEnv } from './helpers';
 import { MIRROR_HISTORY_SCENARIOS, REQUIRED_HISTORY_SCENARIOS } from './history-scenarios';
+import { POLICY_REVISION } from '../src/contract/topic-policy';
 
 const dir = join(__dirname, 'histories');
 const jsonIn = (sub: string) =>
@@ -114,6 +115,39 @@ describe('replay of committed histories', () => {
     );
     assert.ok(localStage > policyLookups[1]!.i, 'the repaired cycle: runStage as a local activity');
     assert.equal(events.at(-1)!.eventType, 'EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED');
+  });
+
+  it('refuses a policy recorded by a newer release instead of following its own path', async () => {
+    // parked-temporary.json with its lookupRoute marker rewritten to say revision POLICY_REVISION + 1: a worker of
+    // this release must fail that workflow task (docs/upgrades.md), never write commands of its own path.
+    const json = JSON.parse(readFileSync(join(dir, 'parked-temporary.json'), 'utf8')) as {
+      events: Array<{
+        markerRecordedEventAttributes?: { details?: Record<string, { payloads?: Array<{ data?: string }> }> };
+      }>;
+    };
+    let rewritten = 0;
+    for (const event of json.events)
+      for (const payload of event.markerRecordedEventAttributes?.details?.result?.payloads ?? []) {
+        const text = Buffer.from(payload.data ?? '', 'base64').toString();
+        if (!text.includes('"stageTimeoutMs"')) continue;
+        const policy = JSON.parse(text) as { revision: number };
+        assert.equal(policy.revision, POLICY_REVISION, 'the committed history is of this release');
+        payload.data = Buffer.from(JSON.stringify({ ...policy, revision: POLICY_REVISION + 1 })).toString(
+          'base64',
+        );
+        rewritten += 1;
+      }
+    assert.ok(rewritten > 0, 'the history has a policy lookup');
+    await assert.rejects(
+      Worker.runReplayHistory(
+        { workflowBundle: { codePath: requireEnv('DLQ_TEST_WORKFLOW_BUNDLE') } },
+        historyFromJSON(json),
+        'newer-revision',
+      ),
+      (err: unknown) =>
+        /recorded by a newer release/.test(String((err as { cause?: unknown }).cause ?? err)) ||
+        /recorded by a newer release/.test(String(err)),
+    );
   });
 
   it('replays every history without a determinism violation', async () => {

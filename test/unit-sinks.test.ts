@@ -12,6 +12,10 @@ import { messageOrigin } from '../src/sinks/origin';
 import { immediateAlertDeliveryId, immediateAlertNotification } from '../src/sinks/alert-webhook-sink';
 import { deadLettersDdl } from '../src/sinks/postgres-sink';
 import { ConfigError, loadConfig } from '../src/config';
+import { createEventSinks } from '../src/sinks';
+
+/** An alert webhook nobody posts to: `createEventSinks` needs somewhere to send, and sends nothing here. */
+const WEBHOOK = { url: 'http://127.0.0.1:1/hook' };
 
 const deadLetter: DeadLetter = {
   workflowId: 'msg:orders:o-1',
@@ -71,6 +75,9 @@ describe('mirror events', () => {
     });
     assert.deepEqual(messageOrigin(undefined, 'orders'), { subject: 'orders' });
     assert.deepEqual(messageOrigin('billing-service', 'orders'), { subject: 'orders' });
+    // `source` is the producer's to set: a subject that cannot be published on, or may have been cut, is not used.
+    for (const subject of ['dlq.*', 'dlq.>', 'dlq..orders', `dlq.${'x'.repeat(160)}`])
+      assert.deepEqual(messageOrigin(`nats:ORDERS/42 ${subject}`, 'orders'), { subject: 'orders' }, subject);
   });
 
   it('send a worker-killing message as one critical notification, one delivery per parking', () => {
@@ -102,6 +109,18 @@ describe('DLQ_SINK_* variables', () => {
     assert.equal(config.DLQ_SINK_PAYLOADS, false);
     assert.equal(config.DLQ_SINK_PARK_BUDGET, 2 * 3600_000);
     assert.equal(config.DLQ_SINK_RESOLUTION_BUDGET, 10 * 60_000);
+  });
+
+  it('keep delivery budgets from 1 s to 30 days, from the environment and from code', () => {
+    for (const value of ['500ms', '31d'])
+      assert.throws(
+        () => loadConfig({ DLQ_SINK_PARK_BUDGET: value }),
+        (err: unknown) =>
+          err instanceof ConfigError && /DLQ_SINK_PARK_BUDGET.*1s to 30d/.test(err.problems.join('\n')),
+      );
+    for (const value of [0, -1, Number.NaN, 999, 1.5e3 + 0.5])
+      assert.throws(() => createEventSinks({ parkBudgetMs: value }, WEBHOOK), /sinks\.parkBudgetMs/);
+    assert.throws(() => createEventSinks({ resolutionBudgetMs: 0 }, WEBHOOK), /sinks\.resolutionBudgetMs/);
   });
 
   it('name every bad value and what is allowed', () => {

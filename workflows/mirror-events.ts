@@ -13,6 +13,7 @@
  * Every command here depends only on the recorded policy and the workflow's state, so it replays.
  */
 import {
+  CancellationScope,
   isCancellation,
   log,
   proxyActivities,
@@ -63,11 +64,16 @@ export function mirrorEvents(): MirrorEvents {
       },
       (err: unknown) => {
         if (!pending.delete(key)) return; // already recorded as abandoned
-        if (isCancellation(err)) return; // the workflow itself was cancelled
-        log.warn('Mirror event not delivered within its budget', {
-          sink: delivery.sink,
-          eventId: delivery.event.eventId,
-        });
+        // Given up within its budget, or cut off by the workflow's own cancellation: either way no sink has it.
+        log.warn(
+          isCancellation(err)
+            ? 'Mirror event cancelled with its workflow'
+            : 'Mirror event not delivered within its budget',
+          {
+            sink: delivery.sink,
+            eventId: delivery.event.eventId,
+          },
+        );
         recordUndelivered([delivery.sink]);
       },
     );
@@ -87,7 +93,10 @@ export function mirrorEvents(): MirrorEvents {
     },
     async resolved(dl, policy, resolution) {
       const event = mirrorEvent(dl, resolution.status, policy, { resolution });
-      await Promise.all(policy.sinks.map((sink) => send({ sink, event }, policy.resolutionBudgetMs)));
+      // Not cancellable: a cancellation that arrives while a resolution waits for its sinks must not drop it.
+      await CancellationScope.nonCancellable(() =>
+        Promise.all(policy.sinks.map((sink) => send({ sink, event }, policy.resolutionBudgetMs))),
+      );
       abandonPending();
     },
     abandonPending,

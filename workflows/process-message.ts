@@ -46,7 +46,7 @@ import type { FailureFacts } from './failure-facts';
 import { runStageAttempts } from './stage-attempts';
 import * as machine from './message-machine';
 import { countMessageEvent } from './metrics';
-import { revisionOf } from '../src/contract/topic-policy';
+import { POLICY_REVISION, revisionOf } from '../src/contract/topic-policy';
 import type { MirrorResolution } from '../src/contract/mirror';
 import { mirrorEvents } from './mirror-events';
 
@@ -83,9 +83,22 @@ const RESOLVING_ACTIONS: Record<MirrorResolution['status'], readonly string[]> =
 type Prepared =
   { ok: true; input: RetryInput; payload: unknown; changed: boolean } | { ok: false; problems: string[] };
 
+/**
+ * A policy recorded by a newer release: this code does not know that revision's path, and following its own
+ * would write a history the newer code cannot replay. A plain `Error` fails the workflow task (not the
+ * workflow), which Temporal retries until a worker of that release takes it (docs/upgrades.md).
+ */
+function refuseNewerRevision(topicPolicy: TopicPolicy | undefined): void {
+  if (revisionOf(topicPolicy) > POLICY_REVISION)
+    throw new Error(
+      `Topic policy revision ${revisionOf(topicPolicy)} was recorded by a newer release; this worker knows up to ${POLICY_REVISION}`,
+    );
+}
+
 export async function processMessage(input: ProcessMessageInput): Promise<MessageOutcome> {
   const { workflowId } = workflowInfo();
   const state: MessageState = machine.restoreState(input);
+  refuseNewerRevision(state.route);
   const actions: PendingAction[] = [];
   /** A `repair` update is checking its payload; the main loop takes no action and does not expire meanwhile. */
   let preparing = false;
@@ -454,6 +467,7 @@ export async function processMessage(input: ProcessMessageInput): Promise<Messag
     for (;;) {
       if (state.status === 'processing' || state.status === 'retrying') {
         const topicPolicy = await lookupRoute(state.envelope.topic);
+        refuseNewerRevision(topicPolicy);
         state.route = topicPolicy;
         const startedAt = new Date(now()).toISOString();
         const failure = topicPolicy.found

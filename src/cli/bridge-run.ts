@@ -4,6 +4,7 @@
  * log progress and counts with pino. A source the broker stopped (`SourceStoppedError`: a cancelled consumer,
  * a closed connection, reconnects exhausted) is logged and exits 2, never 0.
  */
+import type { Logger } from 'pino';
 import { createLogger } from '../logger';
 import { runSource, SourceStoppedError } from '../connectors/source';
 import type { Source, SourceCounts } from '../connectors/source';
@@ -18,7 +19,8 @@ export interface BridgeRun {
   logFields: Record<string, unknown>;
   /** What the connection error names when the broker does not answer, e.g. `NATS 127.0.0.1:4222`. */
   brokerLabel: string;
-  openSource(): Promise<Source>;
+  /** Connects the source; `logger` is the bridge's, for a source that reports on its own (the outbox). */
+  openSource(logger: Logger): Promise<Source>;
   maxInFlight: number;
   /** Seconds between progress lines; 0: only at the end. */
   progressEvery: number;
@@ -30,7 +32,7 @@ export async function runBridge(ctx: CliContext, run: BridgeRun): Promise<void> 
   const config = ctx.config();
   const logger = createLogger(config).child({ bridge: run.bridge, ...run.logFields });
   const client = await ctx.client();
-  const source = await run.openSource().catch((err: unknown) => {
+  const source = await run.openSource(logger).catch((err: unknown) => {
     throw new ConnectionError(`${run.brokerLabel}: ${err instanceof Error ? err.message : String(err)}`);
   });
   const stop = new AbortController();

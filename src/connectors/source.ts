@@ -266,6 +266,17 @@ export async function runSource(
   const signal = options.signal ?? new AbortController().signal;
   const log = options.logger;
   const counts: SourceCounts = { started: 0, duplicate: 0, rejected: 0, 'retry-later': 0, ackFailures: 0 };
+  /** The caller's `onSettled`: what it throws is logged, never a rejection that could end the process. */
+  const notifySettled = (outcome: SourceOutcome, message: SourceMessage, details: SettledDetails): void => {
+    try {
+      options.onSettled?.(outcome, message, details);
+    } catch (err) {
+      log?.error(
+        { origin: message.origin, err: String(err) },
+        'onSettled threw; the message is settled anyway',
+      );
+    }
+  };
 
   /** Gives a message back; a broker client that throws (its connection closed) must not crash the process. */
   const giveBack = (message: SourceMessage, delayMs: number): void => {
@@ -326,7 +337,7 @@ export async function runSource(
       const delay = Math.min(maxRetryDelayMs, retryDelayMs * 2 ** Math.max(0, message.deliveryCount - 1));
       giveBack(message, delay);
       counts['retry-later']++;
-      options.onSettled?.('retry-later', message, {});
+      notifySettled('retry-later', message, {});
       return;
     }
     clearInterval(beat);
@@ -343,7 +354,7 @@ export async function runSource(
     counts[outcome]++;
     if (outcome === 'rejected')
       log?.warn({ origin: message.origin, id: input.id }, 'Broker message rejected: parked as validation');
-    options.onSettled?.(outcome, message, details);
+    notifySettled(outcome, message, details);
   };
 
   const inFlight = new Set<Promise<void>>();

@@ -38,12 +38,13 @@ export interface SinksOptions {
   payloads?: boolean;
   /**
    * How long Temporal retries a park event or an immediate alert before it is recorded as undelivered
-   * (`DlqUndelivered`); the message workflow does not wait for it. @defaultValue 24 hours (`DLQ_SINK_PARK_BUDGET`)
+   * (`DlqUndelivered`); the message workflow does not wait for it. 1 s to 30 days (`createWorker` throws a
+   * `RangeError` otherwise). @defaultValue 24 hours (`DLQ_SINK_PARK_BUDGET`)
    */
   parkBudgetMs?: number;
   /**
    * How long a resolved message waits for its resolution events before it completes; a workflow that
-   * completes abandons what is still pending, which is then recorded as undelivered.
+   * completes abandons what is still pending, which is then recorded as undelivered. 1 s to 30 days.
    * @defaultValue 10 minutes (`DLQ_SINK_RESOLUTION_BUDGET`)
    */
   resolutionBudgetMs?: number;
@@ -80,7 +81,27 @@ export function sinksOptionsFromConfig(config: Config): SinksOptions {
   };
 }
 
+/** Shortest and longest delivery budget: each becomes an activity timeout recorded in the history. */
+const MIN_BUDGET_MS = 1000;
+const MAX_BUDGET_MS = 30 * 24 * 3_600_000;
+
+/** A budget from code (`createWorker({ sinks })`), checked before it can reach a history. */
+function budget(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < MIN_BUDGET_MS || value > MAX_BUDGET_MS)
+    throw new RangeError(
+      `sinks.${name} is ${String(value)}: it must be a whole number of milliseconds from ${MIN_BUDGET_MS} (1 s) to ${MAX_BUDGET_MS} (30 days)`,
+    );
+  return value;
+}
+
 export function createEventSinks(options: SinksOptions, alertWebhook?: WebhookOptions): EventSinks {
+  const parkBudgetMs = budget('parkBudgetMs', options.parkBudgetMs, DEFAULT_PARK_EVENT_BUDGET_MS);
+  const resolutionBudgetMs = budget(
+    'resolutionBudgetMs',
+    options.resolutionBudgetMs,
+    DEFAULT_RESOLUTION_EVENT_BUDGET_MS,
+  );
   const byName = new Map<string, EventSink>();
   const mirrorSinks: MirrorSinkName[] = [];
   if (options.nats) {
@@ -98,8 +119,8 @@ export function createEventSinks(options: SinksOptions, alertWebhook?: WebhookOp
           sinks: mirrorSinks,
           alertWebhook: Boolean(alertWebhook),
           payloads: options.payloads ?? false,
-          parkBudgetMs: options.parkBudgetMs ?? DEFAULT_PARK_EVENT_BUDGET_MS,
-          resolutionBudgetMs: options.resolutionBudgetMs ?? DEFAULT_RESOLUTION_EVENT_BUDGET_MS,
+          parkBudgetMs,
+          resolutionBudgetMs,
         }
       : undefined;
   return {

@@ -44,15 +44,24 @@ export function attachSources(worker: Worker, options: AttachSourcesOptions): Wo
   const stop = new AbortController();
   let drained: Promise<void> = Promise.resolve();
   let failure: Error | undefined;
+  let started = false;
 
   worker.shutdown = () => {
+    // Before run() the sources have not started: the SDK's own shutdown (and its errors) as they are.
+    if (!started) return shutdownWorker();
     if (stop.signal.aborted) return;
     options.logger.info({ sources: options.sources.length }, 'Draining the sources before the worker stops');
     stop.abort();
-    void drained.finally(() => shutdownWorker());
+    void drained
+      .finally(() => {
+        // The worker may have stopped meanwhile (a fatal error): the SDK refuses to shut down a stopped worker.
+        if (worker.getState() === 'RUNNING') shutdownWorker();
+      })
+      .catch((err: unknown) => options.logger.error({ err }, 'Worker shutdown after the drain failed'));
   };
 
   worker.run = async () => {
+    started = true;
     const running = runWorker();
     drained = Promise.all(
       options.sources.map(async (source) => {

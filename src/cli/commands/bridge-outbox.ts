@@ -6,7 +6,6 @@
 import type { Command } from 'commander';
 import pg from 'pg';
 import { z } from 'zod';
-import { createLogger } from '../../logger';
 import { DURATION_HINT, parseDuration } from '../../contract/duration';
 import {
   DEFAULT_OUTBOX_TABLE,
@@ -15,8 +14,7 @@ import {
   outboxDdl,
   outboxSource,
 } from '../../connectors/outbox';
-import { runSource } from '../../connectors/source';
-import type { SourceCounts } from '../../connectors/source';
+import { runBridge } from '../bridge-run';
 import type { CliContext } from '../context';
 import { ConnectionError, UserError } from '../context';
 
@@ -87,7 +85,8 @@ export function resolveBridgeOutboxSettings(
     if (flag !== undefined && fromCli(key)) {
       raw[key] = typeof flag === 'string' ? flag : JSON.stringify(flag);
       origin[key] = key === 'listen' ? '--no-listen' : flagOf(key);
-    } else if (env[variable] !== undefined) {
+    } else if (env[variable] !== undefined && env[variable] !== '') {
+      // An empty variable is unset, as for the other bridges (src/cli/bridge-env.ts).
       raw[key] = env[variable];
       origin[key] = variable;
     }
@@ -101,8 +100,6 @@ export function resolveBridgeOutboxSettings(
   });
   throw new UserError(`invalid settings of dlq bridge outbox:\n${lines.join('\n')}`);
 }
-
-const total = (c: SourceCounts) => c.started + c.duplicate + c.rejected;
 
 /** Registers `outbox` under the `bridge` command (added by ./bridge). */
 export function register(program: Command, ctx: CliContext): void {
@@ -181,59 +178,28 @@ async function checkTable(settings: BridgeOutboxSettings): Promise<void> {
 async function runOutboxBridge(settings: BridgeOutboxSettings, ctx: CliContext): Promise<void> {
   await checkTable(settings);
   const config = ctx.config();
-  const logger = createLogger(config).child({ bridge: 'outbox', table: settings.table });
-  const client = await ctx.client();
-  const source = outboxSource({
-    connectionString: settings.databaseUrl,
-    table: settings.table,
-    batch: settings.batch,
-    pollEveryMs: settings.pollEvery,
-    listen: settings.listen,
-    maxPayloadBytes: config.DLQ_MAX_PAYLOAD_BYTES,
-    logger,
-  });
-  const stop = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stop.signal.aborted) return;
-    logger.info({ signal }, 'Draining: finishing the rows in flight, claiming no new ones');
-    stop.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const live: SourceCounts = { started: 0, duplicate: 0, rejected: 0, 'retry-later': 0, ackFailures: 0 };
-  const progress =
-    settings.progressEvery > 0
-      ? setInterval(
-          () => logger.info({ ...live, total: total(live) }, 'Bridge progress'),
-          settings.progressEvery * 1000,
-        )
-      : undefined;
-  logger.info(
-    {
+  await runBridge(ctx, {
+    bridge: 'outbox',
+    logFields: {
+      table: settings.table,
       batch: settings.batch,
       pollEveryMs: settings.pollEvery,
       listen: settings.listen,
-      maxInFlight: settings.maxInFlight,
     },
-    'Bridge running',
-  );
-  try {
-    const counts = await runSource(client, source, {
-      taskQueue: config.TEMPORAL_TASK_QUEUE,
-      maxPayloadBytes: config.DLQ_MAX_PAYLOAD_BYTES,
-      maxInFlight: settings.maxInFlight,
-      signal: stop.signal,
-      logger,
-      onSettled: (outcome) => live[outcome]++,
-    });
-    logger.info({ ...counts, total: total(counts) }, 'Bridge stopped');
-    ctx.print(
-      `${counts.started} started, ${counts.duplicate} duplicate, ${counts.rejected} rejected, ${counts['retry-later']} given back`,
-    );
-  } finally {
-    clearInterval(progress);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await source.close().catch(() => undefined);
-  }
+    brokerLabel: `PostgreSQL ${settings.databaseUrl.replace(/\/\/[^@/]*@/, '//…@')}`,
+    openSource: (logger) =>
+      Promise.resolve(
+        outboxSource({
+          connectionString: settings.databaseUrl,
+          table: settings.table,
+          batch: settings.batch,
+          pollEveryMs: settings.pollEvery,
+          listen: settings.listen,
+          maxPayloadBytes: config.DLQ_MAX_PAYLOAD_BYTES,
+          logger,
+        }),
+      ),
+    maxInFlight: settings.maxInFlight,
+    progressEvery: settings.progressEvery,
+  });
 }
