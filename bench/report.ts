@@ -113,6 +113,12 @@ const ok = (pass: boolean) => (pass ? 'met' : 'MISSED');
 /** Issue 14: at most this many visibility calls per analytics run, at any number of parked messages. */
 const ANALYTICS_CALL_BUDGET = 20;
 
+/** The mean of the ingestion phase's memory runs, the baseline of its ratios. */
+function memoryMean(runs: IngestionRun[], pick: (run: IngestionRun) => number): number {
+  const memory = runs.filter((m) => m.source === 'memory');
+  return round(memory.reduce((sum, m) => sum + pick(m), 0) / Math.max(1, memory.length), 1);
+}
+
 export function renderTable(r: BenchResults): string {
   const table = new Table({
     style: { head: [], border: [] },
@@ -125,7 +131,7 @@ export function renderTable(r: BenchResults): string {
     table.push([
       `Ingestion ${ingestionLabel(run)} → started · completed, msg/s (n=${run.n})${run.mode === 'worker, eager' ? `, ${run.eagerlyStarted} eager` : ''}`,
       `${run.startedPerSecond} · ${run.completedPerSecond}`,
-      `publishMany from memory ${r.ingestion!.find((m) => m.source === 'memory')?.startedPerSecond ?? '?'} · ${r.ingestion!.find((m) => m.source === 'memory')?.completedPerSecond ?? '?'}`,
+      `publishMany from memory ${memoryMean(r.ingestion!, (m) => m.startedPerSecond)} · ${memoryMean(r.ingestion!, (m) => m.completedPerSecond)}`,
       `${run.ratioStarted} · ${run.ratioCompleted}`,
       '≥ 0.9',
       ok(run.ratioCompleted >= 0.9),
