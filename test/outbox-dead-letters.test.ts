@@ -86,13 +86,11 @@ describe('an outbox row that fails ends in dead_letters and is resolved there', 
     assert.equal(parked.resolved_at, null);
     assert.equal(parked.resolution, null);
 
-    await env.client.workflow
-      .getHandle(workflowId)
-      .signal(retrySignal, {
-        payload: { account: 'a-1', amount: 42 },
-        reason: 'account fixed',
-        operator: 'ops',
-      });
+    await env.client.workflow.getHandle(workflowId).signal(retrySignal, {
+      payload: { account: 'a-1', amount: 42 },
+      reason: 'account fixed',
+      operator: 'ops',
+    });
     await waitForStatus(env.client, workflowId, 'recovered');
     const resolved = await waitFor('the resolution in dead_letters', async () => {
       const row = await deadLetter(workflowId);
